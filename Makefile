@@ -1,0 +1,30 @@
+# candlekit: every target creates .venv itself and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+## The main job: an offline end-to-end run on a seeded synthetic market, stored under data/.
+demo: $(STAMP)
+	$(BIN)/candlekit demo
+
+## The tests (unit tests; real-data tests skip cleanly when ../shared is absent).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Speed and memory benchmarks, printing ratios against their baselines.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""candlekit: a Jupyter-first toolkit for crypto candle (OHLCV) data, centred on Hyperliquid."""

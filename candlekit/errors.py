@@ -1,0 +1,119 @@
+"""One error hierarchy for candlekit.
+
+Every error subclasses :class:`CandlekitError` and the matching built-in
+(``ValueError``, ``LookupError``, ``OSError``), carries the offending data, and
+says in its message what to do next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CandlekitError",
+    "InvalidIntervalError",
+    "InvalidAlignmentError",
+    "InvalidTimeError",
+    "CandleValidationError",
+    "ResampleError",
+    "FormatError",
+    "StoreError",
+    "CorruptFileError",
+    "SeriesNotFoundError",
+]
+
+
+class CandlekitError(Exception):
+    """Base class of every error candlekit raises."""
+
+
+class InvalidIntervalError(CandlekitError, ValueError):
+    """An interval string that is not one of the 15 candle intervals.
+
+    The message starts with ``Invalid interval``, as Hydromancer's does.
+    """
+
+    def __init__(self, given: Any, valid: tuple[str, ...]):
+        self.given = given
+        self.valid = valid
+        super().__init__(
+            f"Invalid interval: {given!r}. Use one of: {', '.join(valid)} "
+            "(note '1m' is a minute and '1M' a month)."
+        )
+
+
+class InvalidAlignmentError(CandlekitError, ValueError):
+    """An alignment other than ``"calendar"`` or ``"hyperliquid"``."""
+
+    def __init__(self, given: Any, valid: tuple[str, ...]):
+        self.given = given
+        self.valid = valid
+        super().__init__(
+            f"Invalid alignment: {given!r}. Use one of: {', '.join(valid)} "
+            "('calendar' = Monday weeks and calendar months, as Hydromancer; "
+            "'hyperliquid' = the exchange's epoch-aligned 3d, Thursday 1w and 30-day 1M)."
+        )
+
+
+class InvalidTimeError(CandlekitError, ValueError):
+    """A time that cannot be parsed, is not UTC, or a range whose end is not after its start."""
+
+    def __init__(self, message: str, value: Any = None):
+        self.value = value
+        super().__init__(message)
+
+
+class CandleValidationError(CandlekitError, ValueError):
+    """A frame that breaks the canonical candle schema.
+
+    Attributes
+    ----------
+    failures : pandas.DataFrame
+        One row per failing candle (or per failing column), with the check that failed.
+    """
+
+    def __init__(self, message: str, failures: Any = None):
+        self.failures = failures
+        super().__init__(message)
+
+
+class ResampleError(CandlekitError, ValueError):
+    """A resampling whose source buckets do not tile the target buckets."""
+
+
+class FormatError(CandlekitError, ValueError):
+    """Input records or files in a shape candlekit cannot read (wire records, freqtrade files)."""
+
+    def __init__(self, message: str, value: Any = None):
+        self.value = value
+        super().__init__(message)
+
+
+class StoreError(CandlekitError, OSError):
+    """A problem with the local candle store."""
+
+
+class CorruptFileError(StoreError):
+    """A store file that cannot be read. The rest of the store stays readable.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The unreadable file.
+    """
+
+    def __init__(self, path: Any, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"Corrupted store file {path}: {reason}. The rest of the store is readable; "
+            "move this file away (or delete it) and backfill the range it covered again."
+        )
+
+
+class SeriesNotFoundError(CandlekitError, LookupError):
+    """A symbol/interval/source series that the store does not hold."""
+
+    def __init__(self, message: str, key: Any = None):
+        self.key = key
+        super().__init__(message)

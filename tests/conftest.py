@@ -1,0 +1,24 @@
+"""Shared fixtures: the real Hyperliquid candles in ../shared/data (skipped when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FREQTRADE_DIR = SHARED_DATA / "hyperliquid-freqtrade"
+
+
+@pytest.fixture(scope="session")
+def freqtrade_dir() -> Path:
+    """Directory of real Hyperliquid freqtrade files; skips the test when it is absent."""
+    if not FREQTRADE_DIR.is_dir():
+        pytest.skip(f"real Hyperliquid candles not found at {FREQTRADE_DIR} (../shared absent)")
+    return FREQTRADE_DIR
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store_root(tmp_path, monkeypatch):
+    """No test writes into the repository's data/: the default store root is a temp dir."""
+    monkeypatch.setenv("CANDLEKIT_DATA", str(tmp_path / "candlekit-data"))
