@@ -1,0 +1,521 @@
+"""The :class:`Store`: candle series in hive-partitioned parquet under one root directory.
+
+See :mod:`candlekit.store.layout` for the directory scheme, :mod:`candlekit.store.parquet`
+for the file format and crash safety, :mod:`candlekit.store.merge` for the upsert rule.
+
+Reads take no lock: every file is replaced atomically, so a reader sees each file whole,
+old or new (a read that spans several files while a writer rewrites them may see some
+files before and some after that write). Writes of one series are serialised by an
+exclusive lock (:mod:`candlekit.store.lock`).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..errors import (
+    CandleValidationError,
+    CorruptFileError,
+    InvalidTimeError,
+    SeriesNotFoundError,
+    StoreError,
+)
+from ..frame import empty_frame, frame_alignment
+from ..intervals import INTERVALS, Interval, parse_interval
+from ..schema import validate
+from ..timeutil import TimeLike, to_ms, to_timestamp
+from .layout import (
+    PART_NAME,
+    SeriesKey,
+    check_case_collision,
+    decode_name,
+    encode_name,
+    interval_dirname,
+    interval_from_dirname,
+    is_temp_name,
+    period_bounds_ms,
+    period_dirname,
+    period_from_dirname,
+    period_kind,
+    period_ordinals,
+    row_group_ms,
+    series_dir,
+)
+from .lock import series_lock
+from .merge import WriteStats, merge_tables
+from .parquet import (
+    FileInfo,
+    frame_to_table,
+    fsync_dir,
+    read_info,
+    read_table,
+    table_to_frame,
+    write_atomic,
+)
+
+__all__ = ["COVERAGE_COLUMNS", "Store"]
+
+COVERAGE_COLUMNS = ("symbol", "interval", "source", "alignment", "earliest", "latest",
+                    "total_candles", "open_candles", "files", "bytes")
+_MAX_DERIVED_PERIODS = 64  # beyond this many periods, list the series directory instead
+
+
+def _listdir(path: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _segments(path: Path, key: str) -> Iterator[tuple[str, str]]:
+    """``(value, dirname)`` of each ``key=value`` directory in ``path``."""
+    prefix = f"{key}="
+    for name in _listdir(path):
+        if name.startswith(prefix) and (path / name).is_dir():
+            yield name[len(prefix):], name
+
+
+class Store:
+    """A local candle store: one parquet dataset of every source, symbol and interval.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        Directory of the store. Defaults to the ``CANDLEKIT_DATA`` environment variable,
+        else ``./data``. Created on the first write.
+
+    Examples
+    --------
+    >>> store = Store("data")                                   # doctest: +SKIP
+    >>> store.write(df)            # df.attrs: symbol, interval, source   # doctest: +SKIP
+    WriteStats(inserted=1440, replaced=0, unchanged=0, kept=0, files_written=1)
+    >>> store.read("BTC", "1m", "2025-07-01", "2025-07-02")     # doctest: +SKIP
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None):
+        if root is None:
+            root = os.environ.get("CANDLEKIT_DATA") or "data"
+        self.root = Path(root).expanduser().absolute()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # --- paths -------------------------------------------------------------------------
+
+    def series_path(self, symbol: str, interval: str | Interval, *, source: str) -> Path:
+        """Directory of one series: point pyarrow, polars or DuckDB at it directly."""
+        return series_dir(self.root, source, symbol, interval)
+
+    def _has_data(self, source: str, symbol: str, interval: str) -> bool:
+        src_dir = f"source={encode_name(source, what='source')}"
+        sym_dir = f"symbol={encode_name(symbol)}"
+        iv_dir = f"interval={interval_dirname(interval)}"
+        # exact names from listings, so that a case-insensitive filesystem cannot answer
+        # for a symbol spelled differently
+        if src_dir not in _listdir(self.root) or sym_dir not in _listdir(self.root / src_dir):
+            return False
+        if iv_dir not in _listdir(self.root / src_dir / sym_dir):
+            return False
+        kind = period_kind(interval)
+        sdir = self.root / src_dir / sym_dir / iv_dir
+        return any(period_from_dirname(name, kind) is not None
+                   and (sdir / name / PART_NAME).exists() for name in _listdir(sdir))
+
+    def _prepare_dirs(self, source: str, symbol: str, sdir: Path) -> None:
+        src_name = f"source={encode_name(source, what='source')}"
+        sym_name = f"symbol={encode_name(symbol)}"
+        self.root.mkdir(parents=True, exist_ok=True)
+        check_case_collision(self.root, src_name, what="source")
+        check_case_collision(self.root / src_name, sym_name, what="symbol")
+        for d in (self.root / src_name, self.root / src_name / sym_name, sdir):
+            _mkdir_durable(d)
+
+    # --- writing -----------------------------------------------------------------------
+
+    def write(self, df: pd.DataFrame) -> WriteStats:
+        """Upsert a candle frame into its series.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            A canonical candle frame whose ``attrs`` name its ``symbol``, ``interval`` and
+            ``source`` (``alignment`` defaults to ``"calendar"``). Extra columns are
+            dropped.
+
+        Returns
+        -------
+        WriteStats
+            Counts of candles inserted, replaced, unchanged and kept, and files written.
+
+        Raises
+        ------
+        CandleValidationError
+            If ``df`` lacks those attrs or breaks the candle schema; nothing is written.
+        StoreError
+            If the series is stored under another alignment (1w, 1M), or the symbol or
+            source differs only by case from a stored one.
+        CorruptFileError
+            If a file the write must merge into cannot be read; it is never overwritten.
+
+        Notes
+        -----
+        Where a candle is already stored at the same open time, a stored closed candle is
+        kept over an incoming open one; in every other case the incoming candle wins.
+        Each file is replaced atomically, under an exclusive per-series lock.
+        """
+        symbol, interval, source = _require_attrs(df)
+        alignment = frame_alignment(df)
+        validate(df)
+        stats = WriteStats()
+        if len(df) == 0:
+            return stats
+        iv = parse_interval(interval)
+        table = frame_to_table(df)
+        sdir = series_dir(self.root, source, symbol, iv)
+        self._prepare_dirs(source, symbol, sdir)
+        with series_lock(sdir):
+            stored_alignment = _series_alignment(sdir, iv)
+            if (stored_alignment is not None and stored_alignment != alignment
+                    and iv.depends_on_alignment()):
+                raise StoreError(
+                    f"{symbol} {iv.name} ({source}) is stored with {stored_alignment!r} "
+                    f"alignment but the frame has {alignment!r}: its {iv.name} buckets start "
+                    f"at different times. Resample to {stored_alignment!r} alignment first "
+                    "(candlekit.resample(..., alignment=...)), or store it under another "
+                    "source name.")
+            meta = {"symbol": symbol, "interval": iv.name, "source": source,
+                    "alignment": stored_alignment or alignment}
+            _remove_stale_temps(sdir)
+            kind = period_kind(iv)
+            ms = df.index.asi8
+            first, last = period_ordinals(ms[[0, -1]], kind)
+            for ordinal in range(int(first), int(last) + 1):
+                lo, hi = period_bounds_ms(ordinal, kind)
+                i, j = np.searchsorted(ms, [lo, hi])
+                if j > i:
+                    stats += self._write_period(sdir / period_dirname(ordinal, kind),
+                                                table.slice(int(i), int(j - i)), meta, iv)
+        return stats
+
+    def _write_period(self, pdir: Path, part: pa.Table, meta: dict[str, Any],
+                      iv: Interval) -> WriteStats:
+        path = pdir / PART_NAME
+        stored = None
+        if path.exists():
+            info = read_info(path, keep_open=True)
+            _check_meta(info, meta)
+            stored = read_table(info)
+        merged, stats = merge_tables(stored, part)
+        if stats.inserted or stats.replaced:
+            _mkdir_durable(pdir)
+            write_atomic(path, merged, meta, row_group_ms=row_group_ms(iv))
+            stats.files_written = 1
+        return stats
+
+    def delete(self, symbol: str, interval: str | Interval, *, source: str) -> int:
+        """Delete one series' files; returns how many were removed.
+
+        Raises
+        ------
+        SeriesNotFoundError
+            If the store does not hold that series.
+        """
+        iv = parse_interval(interval)
+        if not self._has_data(source, symbol, iv.name):
+            raise self._not_found(symbol, iv.name, source)
+        sdir = series_dir(self.root, source, symbol, iv)
+        removed = 0
+        with series_lock(sdir):  # the lock file stays, so waiting writers keep a valid lock
+            _remove_stale_temps(sdir)
+            for name in _listdir(sdir):
+                pdir = sdir / name
+                if period_from_dirname(name, period_kind(iv)) is None:
+                    continue
+                if (pdir / PART_NAME).exists():
+                    (pdir / PART_NAME).unlink()
+                    removed += 1
+                if not _listdir(pdir):
+                    pdir.rmdir()
+            fsync_dir(sdir)
+        return removed
+
+    # --- reading -----------------------------------------------------------------------
+
+    def read(self, symbol: str, interval: str | Interval, start: TimeLike | None = None,
+             end: TimeLike | None = None, *, source: str | None = None) -> pd.DataFrame:
+        """Candles of one series with open time in ``[start, end)``.
+
+        Parameters
+        ----------
+        symbol : str
+            Coin name as stored, e.g. ``"BTC"``, ``"xyz:NVDA"``, ``"@107"``.
+        interval : str
+            One of the 15 intervals (``"1m"`` minute, ``"1M"`` month).
+        start, end : time, optional
+            Inclusive start and exclusive end of open times: ISO string, datetime,
+            Timestamp or epoch ms (naive means UTC). Omitted means unbounded.
+        source : str, optional
+            Needed only when several sources hold the series.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The canonical frame (``attrs`` set); empty when nothing is stored in the range.
+            Only files and row groups overlapping the range are read.
+
+        Raises
+        ------
+        SeriesNotFoundError
+            If no source (or not ``source``) holds the series; the message lists what the
+            store has for ``symbol``.
+        StoreError
+            If ``source`` is omitted and several sources hold the series.
+        CorruptFileError
+            If a file in the range cannot be read.
+        InvalidTimeError
+            If ``end`` is not after ``start``.
+        """
+        iv = parse_interval(interval)
+        s = to_ms(start) if start is not None else None
+        e = to_ms(end) if end is not None else None
+        if s is not None and e is not None and e <= s:
+            raise InvalidTimeError(
+                f"end ({to_timestamp(e)}) must be after start ({to_timestamp(s)}): swap them "
+                "or widen the range.", (start, end))
+        source = self._resolve_source(symbol, iv.name, source)
+        sdir = series_dir(self.root, source, symbol, iv)
+        kind = period_kind(iv)
+        tables: list[pa.Table] = []
+        meta: dict[str, Any] | None = None
+        for ordinal in self._periods(sdir, kind, s, e):
+            path = sdir / period_dirname(ordinal, kind) / PART_NAME
+            try:
+                info = read_info(path, keep_open=True)
+            except FileNotFoundError:  # no candles in that period
+                continue
+            _check_meta(info, {"symbol": symbol, "interval": iv.name, "source": source})
+            meta = info.meta
+            part = read_table(info, s, e)
+            if part.num_rows:
+                tables.append(part)
+        alignment = (meta or {}).get("alignment") or _series_alignment(sdir, iv) or "calendar"
+        attrs = {"symbol": symbol, "interval": iv.name, "alignment": alignment,
+                 "source": source}
+        if not tables:
+            return empty_frame(**attrs)
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        return table_to_frame(table, attrs)
+
+    def _periods(self, sdir: Path, kind: str, s: int | None, e: int | None) -> list[int]:
+        """Period ordinals whose files may hold open times in ``[s, e)``."""
+        if s is not None and e is not None:
+            first, last = (int(x) for x in period_ordinals(np.array([s, e - 1]), kind))
+            if last - first < _MAX_DERIVED_PERIODS:
+                return list(range(first, last + 1))
+        ordinals = sorted(o for o in (period_from_dirname(n, kind) for n in _listdir(sdir))
+                          if o is not None)
+        out = []
+        for o in ordinals:
+            lo, hi = period_bounds_ms(o, kind)
+            if (s is None or hi > s) and (e is None or lo < e):
+                out.append(o)
+        return out
+
+    def _resolve_source(self, symbol: str, interval: str, source: str | None) -> str:
+        if source is not None:
+            if not self._has_data(source, symbol, interval):
+                raise self._not_found(symbol, interval, source)
+            return source
+        holders = [src for src in self.sources() if self._has_data(src, symbol, interval)]
+        if len(holders) == 1:
+            return holders[0]
+        if not holders:
+            raise self._not_found(symbol, interval, None)
+        raise StoreError(
+            f"{symbol} {interval} is stored under several sources: {', '.join(holders)}. "
+            f"Pick one with source=, e.g. store.read({symbol!r}, {interval!r}, "
+            f"source={holders[0]!r}).")
+
+    def _not_found(self, symbol: str, interval: str, source: str | None
+                   ) -> SeriesNotFoundError:
+        have = [k for k in self.series(symbol=symbol)]
+        where = f" from {source!r}" if source is not None else ""
+        if have:
+            listing = "; ".join(f"{k.interval} ({k.source})" for k in have)
+            hint = f"The store has {symbol}: {listing}."
+        else:
+            syms = self.symbols()
+            hint = (f"The store has no {symbol!r} at all"
+                    + (f" (symbols: {', '.join(syms[:20])}{' ...' if len(syms) > 20 else ''})"
+                       if syms else " (it is empty)") + ".")
+        return SeriesNotFoundError(
+            f"No {symbol} {interval} candles{where} in the store at {self.root}. {hint} "
+            "Backfill the series first, or read one that exists.",
+            (source, symbol, interval))
+
+    # --- listing -----------------------------------------------------------------------
+
+    def sources(self) -> list[str]:
+        """Every source name in the store, sorted."""
+        return sorted(decode_name(v) for v, _ in _segments(self.root, "source"))
+
+    def series(self, *, source: str | None = None, symbol: str | None = None,
+               interval: str | None = None) -> list[SeriesKey]:
+        """Every stored ``(source, symbol, interval)``, optionally filtered, sorted.
+
+        Lists directories only; a series counts once it holds at least one file.
+        """
+        wanted_iv = parse_interval(interval).name if interval is not None else None
+        out = []
+        for src, src_dir in _segments(self.root, "source"):
+            src = decode_name(src)
+            if source is not None and src != source:
+                continue
+            for sym, sym_dir in _segments(self.root / src_dir, "symbol"):
+                sym = decode_name(sym)
+                if symbol is not None and sym != symbol:
+                    continue
+                for ivd, _ in _segments(self.root / src_dir / sym_dir, "interval"):
+                    try:
+                        iv = interval_from_dirname(ivd)
+                    except ValueError:
+                        continue
+                    if (wanted_iv is None or iv == wanted_iv) and self._has_data(src, sym, iv):
+                        out.append(SeriesKey(src, sym, iv))
+        return sorted(out, key=lambda k: (k.source, k.symbol, INTERVALS.index(k.interval)))
+
+    def symbols(self, *, source: str | None = None) -> list[str]:
+        """Every symbol with stored candles (from ``source`` only, if given), sorted."""
+        return sorted({k.symbol for k in self.series(source=source)})
+
+    def coverage(self, *, symbol: str | None = None, interval: str | None = None,
+                 source: str | None = None,
+                 errors: Literal["warn", "raise"] = "warn") -> pd.DataFrame:
+        """What the store holds, per series, from parquet footers only (no rows are read).
+
+        Parameters
+        ----------
+        symbol, interval, source : str, optional
+            Filters.
+        errors : {"warn", "raise"}, default "warn"
+            A corrupted file is skipped with a warning naming it, or raises
+            :class:`CorruptFileError`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per series: ``symbol, interval, source, alignment``, ``earliest`` and
+            ``latest`` open times (UTC), ``total_candles``, ``open_candles`` (not yet
+            closed), ``files`` and ``bytes``.
+        """
+        if errors not in ("warn", "raise"):
+            raise ValueError(f"errors must be 'warn' or 'raise', not {errors!r}.")
+        rows = []
+        for key in self.series(source=source, symbol=symbol, interval=interval):
+            infos = list(self._infos(key, errors))
+            if not infos:
+                continue
+            rows.append({
+                "symbol": key.symbol, "interval": key.interval, "source": key.source,
+                "alignment": infos[0].meta.get("alignment"),
+                "earliest": min(i.earliest for i in infos if i.earliest is not None),
+                "latest": max(i.latest for i in infos if i.latest is not None),
+                "total_candles": sum(i.rows for i in infos),
+                "open_candles": sum(i.open_rows for i in infos),
+                "files": len(infos), "bytes": sum(i.bytes for i in infos),
+            })
+        return _coverage_frame(rows)
+
+    def _infos(self, key: SeriesKey, errors: str) -> Iterator[FileInfo]:
+        sdir = series_dir(self.root, key.source, key.symbol, key.interval)
+        kind = period_kind(key.interval)
+        for name in _listdir(sdir):
+            if period_from_dirname(name, kind) is None or not (sdir / name / PART_NAME).exists():
+                continue
+            try:
+                info = read_info(sdir / name / PART_NAME)
+            except CorruptFileError as exc:
+                if errors == "raise":
+                    raise
+                warnings.warn(f"coverage() skipped a file: {exc}", RuntimeWarning, stacklevel=3)
+                continue
+            if info.rows:
+                yield info
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _require_attrs(df: pd.DataFrame) -> tuple[str, str, str]:
+    missing = [k for k in ("symbol", "interval", "source") if not df.attrs.get(k)]
+    if missing:
+        raise CandleValidationError(
+            f"The frame lacks df.attrs {missing}: the store files candles by source, symbol "
+            "and interval. Set them, e.g. df.attrs.update(symbol='BTC', interval='1h', "
+            "source='hyperliquid'), or build the frame with make_frame(..., symbol=, "
+            "interval=, source=).")
+    a = df.attrs
+    return a["symbol"], parse_interval(a["interval"]).name, a["source"]
+
+
+def _mkdir_durable(path: Path) -> None:
+    """Create ``path`` (its parent exists) and make the new entry durable."""
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return
+    fsync_dir(path.parent)
+
+
+def _series_alignment(sdir: Path, iv: Interval) -> str | None:
+    """The alignment recorded in the series' files (the first readable one), or None."""
+    kind = period_kind(iv)
+    first_error = None
+    for name in _listdir(sdir):
+        path = sdir / name / PART_NAME
+        if period_from_dirname(name, kind) is None or not path.exists():
+            continue
+        try:
+            return read_info(path).meta.get("alignment")
+        except CorruptFileError as exc:
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
+    return None
+
+
+def _check_meta(info: FileInfo, meta: dict[str, Any]) -> None:
+    for k in ("symbol", "interval", "source"):
+        if info.meta.get(k) != meta[k]:
+            raise CorruptFileError(
+                info.path, f"its metadata says {k}={info.meta.get(k)!r} but its directory "
+                f"says {meta[k]!r} (a file moved by hand?)")
+
+
+def _remove_stale_temps(sdir: Path) -> None:
+    """Delete temporary files left by crashed writers (call while holding the lock)."""
+    for name in _listdir(sdir):
+        pdir = sdir / name
+        if not name.startswith("period="):
+            continue
+        for f in _listdir(pdir):
+            if is_temp_name(f):
+                (pdir / f).unlink(missing_ok=True)
+
+
+def _coverage_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS))
+    for c in ("earliest", "latest"):
+        df[c] = pd.to_datetime(np.asarray(df[c], dtype=np.int64), unit="ms", utc=True
+                               ).as_unit("ms")
+    for c in ("total_candles", "open_candles", "files", "bytes"):
+        df[c] = df[c].astype(np.int64)
+    return df

@@ -1,0 +1,65 @@
+"""The candlekit command line: tables, --json, stderr errors and exit codes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from candlekit.cli import main
+from candlekit.store import Store
+from candlekit.synthetic import synthetic_candles
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "store")
+    df = synthetic_candles("PURR/USDC", "1h", "2025-03-01", "2025-03-03", seed=3)
+    holed = df.drop(df.index[5:8])  # 05:00, 06:00 and 07:00 missing
+    holed.attrs = dict(df.attrs)
+    s.write(holed)
+    return s
+
+
+def test_coverage_json(store, capsys):
+    assert main(["coverage", "--data", str(store.root), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["symbol"] == "PURR/USDC" and rows[0]["interval"] == "1h"
+    assert rows[0]["total_candles"] == 48 - 3 and rows[0]["source"] == "synthetic"
+
+
+def test_coverage_table_says_synthetic(store, capsys):
+    assert main(["coverage", "--data", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC DATA" in out and "PURR/USDC" in out
+
+
+def test_gaps(store, capsys):
+    assert main(["gaps", "PURR/USDC", "--interval", "1h", "--data", str(store.root),
+                 "--json"]) == 0
+    gaps = json.loads(capsys.readouterr().out)
+    assert len(gaps) == 1 and gaps[0]["missing_candles"] == 3
+    assert gaps[0]["start"].startswith("2025-03-01T05:00:00")
+    assert gaps[0]["end"].startswith("2025-03-01T07:00:00")
+
+
+def test_symbols(store, capsys):
+    assert main(["symbols", "--data", str(store.root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"symbols": ["PURR/USDC"]}
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["gaps", "PURR/USDC", "--interval", "45m"], "Invalid interval"),
+    (["gaps", "NOPE", "--interval", "1h"], "NOPE"),
+])
+def test_errors_go_to_stderr_with_exit_code(store, capsys, argv, needle):
+    assert main([*argv, "--data", str(store.root)]) == 2
+    captured = capsys.readouterr()
+    assert needle in captured.err and captured.out == ""
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "candlekit.cli", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for command in ("demo", "coverage", "gaps", "symbols"):
+        assert command in out
