@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandera.pandas as pa
-
 from _timing import best_of, ratio_line
+
 from candlekit.schema import validate
 from candlekit.synthetic import synthetic_candles
 

@@ -17,7 +17,7 @@ from .store import Store
 from .synthetic import synthetic_candles
 from .timeutil import to_timestamp
 
-__all__ = ["DemoResult", "run_demo", "DEMO_SYMBOLS", "DEMO_INTERVALS"]
+__all__ = ["DEMO_INTERVALS", "DEMO_SYMBOLS", "DemoResult", "run_demo"]
 
 DEMO_SYMBOLS = ("BTC", "ETH", "SOL", "xyz:NVDA")
 DEMO_INTERVALS = ("5m", "1h", "4h", "1d", "1w")

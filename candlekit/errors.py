@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "CandlekitError",
-    "InvalidIntervalError",
-    "InvalidAlignmentError",
-    "InvalidTimeError",
     "CandleValidationError",
-    "ResampleError",
-    "FormatError",
-    "StoreError",
+    "CandlekitError",
     "CorruptFileError",
+    "FormatError",
+    "InvalidAlignmentError",
+    "InvalidIntervalError",
+    "InvalidTimeError",
+    "ResampleError",
     "SeriesNotFoundError",
+    "StoreError",
 ]
 
 

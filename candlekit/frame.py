@@ -20,7 +20,8 @@ itself is declared once, in :mod:`candlekit.schema`.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,14 +31,14 @@ from .intervals import Alignment, check_alignment, parse_interval
 from .timeutil import to_index, to_ms_array
 
 __all__ = [
+    "ATTRS",
     "COLUMNS",
     "PRICE_COLUMNS",
-    "ATTRS",
-    "make_frame",
-    "empty_frame",
     "conform",
-    "frame_interval",
+    "empty_frame",
     "frame_alignment",
+    "frame_interval",
+    "make_frame",
     "masked_parts",
 ]
 
@@ -208,7 +209,7 @@ def masked_parts(values: pd.Series | pd.api.extensions.ExtensionArray
     """
     arr = values.array if isinstance(values, pd.Series) else values
     if isinstance(arr, (pd.arrays.FloatingArray, pd.arrays.IntegerArray)):
-        return arr._data, arr._mask  # noqa: SLF001 - long-stable pandas internals, no copy
+        return arr._data, arr._mask
     np_arr = np.asarray(arr)
     if np_arr.dtype.kind == "f":
         return np_arr, np.isnan(np_arr)

@@ -30,19 +30,20 @@ from .errors import InvalidAlignmentError, InvalidIntervalError, InvalidTimeErro
 from .timeutil import TimeLike, to_index, to_ms, to_ms_array
 
 __all__ = [
-    "INTERVALS",
     "ALIGNMENTS",
+    "INTERVALS",
     "Alignment",
     "Interval",
-    "parse_interval",
+    "bucket_ordinal",
+    "bucket_range",
     "check_alignment",
+    "close_time",
+    "count_buckets",
     "floor_time",
     "next_bucket",
-    "close_time",
-    "bucket_range",
-    "count_buckets",
-    "bucket_ordinal",
+    "ordinal_bounds",
     "ordinal_to_ms",
+    "parse_interval",
     "tiles",
 ]
 
@@ -245,8 +246,16 @@ def close_time(t: TimeLike, interval: str | Interval, *,
                                             alignment=alignment) - 1)
 
 
-def _ordinal_bounds(start: TimeLike, end: TimeLike, iv: Interval,
-                    alignment: Alignment) -> tuple[int, int]:
+def ordinal_bounds(start: TimeLike, end: TimeLike, interval: str | Interval, *,
+                   alignment: Alignment = "calendar") -> tuple[int, int]:
+    """Ordinals of the first and last bucket overlapping ``[start, end)``.
+
+    Raises
+    ------
+    InvalidTimeError
+        If ``end`` is not after ``start``.
+    """
+    iv = parse_interval(interval)
     s, e = to_ms(start), to_ms(end)
     if e <= s:
         raise InvalidTimeError(
@@ -272,7 +281,7 @@ def bucket_range(start: TimeLike, end: TimeLike, interval: str | Interval, *,
     """
     iv = parse_interval(interval)
     check_alignment(alignment)
-    first, last = _ordinal_bounds(start, end, iv, alignment)
+    first, last = ordinal_bounds(start, end, iv, alignment=alignment)
     ords = np.arange(first, last + 1, dtype=np.int64)
     return to_index(ordinal_to_ms(ords, iv, alignment=alignment))
 
@@ -282,7 +291,7 @@ def count_buckets(start: TimeLike, end: TimeLike, interval: str | Interval, *,
     """Number of buckets :func:`bucket_range` would return, without building them."""
     iv = parse_interval(interval)
     check_alignment(alignment)
-    first, last = _ordinal_bounds(start, end, iv, alignment)
+    first, last = ordinal_bounds(start, end, iv, alignment=alignment)
     return last - first + 1
 
 

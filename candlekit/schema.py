@@ -21,11 +21,11 @@ from .errors import CandleValidationError
 from .frame import COLUMNS, frame_alignment, frame_interval, masked_parts
 from .intervals import bucket_ordinal, ordinal_to_ms
 
-__all__ = ["CandleSchema", "validate", "find_invalid"]
+__all__ = ["CandleSchema", "find_invalid", "validate"]
 
 
 @numba.njit(cache=True, nogil=True)
-def _rows_ok(t, o, h, l, c, v, q, q_null, n, n_null, step, offset):  # noqa: E741
+def _rows_ok(t, o, h, l, c, v, q, q_null, n, n_null, step, offset):
     """True when every row keeps the candle invariants (step 0 = skip the alignment test)."""
     for i in range(t.shape[0]):
         lo = l[i]
@@ -109,7 +109,7 @@ def find_invalid(df: pd.DataFrame) -> pd.DataFrame:
     """
     iv = frame_interval(df)
     alignment = frame_alignment(df)
-    o, h, l, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))  # noqa: E741
+    o, h, l, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))
     v = df["volume"].to_numpy()
     t = df.index.asi8
     q, q_null = masked_parts(df["quote_volume"])

@@ -63,8 +63,8 @@ from .frame import empty_frame
 from .intervals import (
     DAY,
     Alignment,
-    bucket_ordinal,
     check_alignment,
+    ordinal_bounds,
     ordinal_to_ms,
     parse_interval,
 )
@@ -484,15 +484,8 @@ class SyntheticMarket:
                 f"Synthetic {iv.name} candles need base='1s': the base={self.base!r} market "
                 f"has nothing finer than {self.base}. Use SyntheticMarket(base='1s') "
                 "(a different market), or ask for 1m or coarser.")
-        s, e = to_ms(start), to_ms(end)
-        if e <= s:
-            raise InvalidTimeError(
-                f"end ({pd.Timestamp(e, unit='ms', tz='UTC')}) must be after start "
-                f"({pd.Timestamp(s, unit='ms', tz='UTC')}): swap them or widen the range.",
-                (start, end))
-        ords = np.arange(int(bucket_ordinal(np.array([s]), iv, alignment=alignment)[0]),
-                         int(bucket_ordinal(np.array([e - 1]), iv, alignment=alignment)[0])
-                         + 2, dtype=np.int64)
+        first, last = ordinal_bounds(start, end, iv, alignment=alignment)
+        ords = np.arange(first, last + 2, dtype=np.int64)
         edges = ordinal_to_ms(ords, iv, alignment=alignment)
         if edges[0] < 0:
             raise InvalidTimeError(

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .errors import InvalidTimeError
 
-__all__ = ["to_ms", "to_ms_array", "to_timestamp", "to_index", "TimeLike"]
+__all__ = ["TimeLike", "to_index", "to_ms", "to_ms_array", "to_timestamp"]
 
 TimeLike = Any  # int ms | str | datetime | np.datetime64 | pd.Timestamp
 
@@ -90,4 +90,4 @@ def to_index(ms: np.ndarray, name: str | None = "time") -> pd.DatetimeIndex:
 
 def utc_now_ms() -> int:
     """The current time in epoch milliseconds (UTC)."""
-    return int(_dt.datetime.now(_dt.timezone.utc).timestamp() * 1000)
+    return int(_dt.datetime.now(_dt.UTC).timestamp() * 1000)

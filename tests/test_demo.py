@@ -10,9 +10,9 @@ from candlekit.store import Store
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("demo-store"))
-    kw = dict(symbols=("BTC", "xyz:NVDA"), start="2026-10-01", end="2026-10-08",
-              intervals=("1h", "1d", "1w"), outage=("BTC", "2026-10-03T01:00Z",
-                                                     "2026-10-03T02:30Z"), progress=False)
+    kw = {"symbols": ("BTC", "xyz:NVDA"), "start": "2026-10-01", "end": "2026-10-08",
+          "intervals": ("1h", "1d", "1w"),
+          "outage": ("BTC", "2026-10-03T01:00Z", "2026-10-03T02:30Z"), "progress": False}
     return run_demo(store, **kw), kw
 
 

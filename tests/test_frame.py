@@ -75,3 +75,23 @@ def test_masked_parts_zero_copy():
     assert np.shares_memory(values, s.array._data)
     values, mask = masked_parts(pd.Series([1.0, np.nan]))
     assert mask.tolist() == [False, True]
+
+
+def test_canonical_frame_plots_directly_with_mplfinance():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplfinance as mpf
+
+    from candlekit.synthetic import synthetic_candles
+
+    df = synthetic_candles("BTC", "1h", "2025-01-01", "2025-01-03")
+    fig, axes = mpf.plot(df, type="candle", volume=True, returnfig=True)
+    try:
+        # one candle body per row (mplfinance draws bodies as one PolyCollection)
+        bodies = [c for c in axes[0].collections if len(c.get_paths()) == len(df)]
+        assert bodies, "mplfinance did not draw one body per candle"
+        assert axes[2].get_ylabel() == "Volume"
+    finally:
+        plt.close(fig)

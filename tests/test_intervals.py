@@ -23,7 +23,7 @@ from candlekit.intervals import (
     tiles,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T = pd.Timestamp
 
 
