@@ -126,7 +126,17 @@ def _nullable(values: Any, n: int, dtype: str) -> pd.api.extensions.ExtensionArr
 
 def empty_frame(*, symbol: str | None = None, interval: str | None = None,
                 alignment: Alignment = "calendar", source: str | None = None) -> pd.DataFrame:
-    """An empty canonical frame with the right dtypes and attrs."""
+    """An empty canonical frame with the right dtypes and attrs.
+
+    Parameters
+    ----------
+    symbol, interval, alignment, source
+        Stored in ``df.attrs``.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     e = np.array([], dtype=np.float64)
     return make_frame(np.array([], dtype=np.int64), e, e, e, e, e, quote_volume=None,
                       trades=None, closed=np.array([], dtype=bool), symbol=symbol,
@@ -142,6 +152,25 @@ def conform(df: pd.DataFrame, *, symbol: str | None = None, interval: str | None
     Missing ``quote_volume``/``trades`` become unknown (null), a missing ``closed`` takes
     ``closed`` (required then). Keyword attrs override ``df.attrs``. Rows are not
     reordered or dropped: use :func:`candlekit.validate` to check the result.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Candles with at least ``open high low close volume`` and open times.
+    symbol, interval, alignment, source : optional
+        Override ``df.attrs``.
+    closed : bool, optional
+        Closed flag for every candle when ``df`` has no ``closed`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The canonical layout; extra columns are kept after the canonical ones.
+
+    Raises
+    ------
+    CandleValidationError
+        When open times or OHLCV columns are missing, or closedness is unknown.
     """
     attrs: Mapping[str, Any] = df.attrs
     src = df

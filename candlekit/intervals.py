@@ -227,7 +227,20 @@ def floor_time(t: TimeLike, interval: str | Interval, *,
 
 def next_bucket(t: TimeLike, interval: str | Interval, *,
                 alignment: Alignment = "calendar") -> pd.Timestamp | pd.DatetimeIndex:
-    """Open time of the bucket after the one that holds ``t``."""
+    """Open time of the bucket after the one that holds ``t``.
+
+    Parameters
+    ----------
+    t : time or array of times
+        Epoch ms, ISO string, datetime, Timestamp, or an index/array of them.
+    interval : str or Interval
+    alignment : {"calendar", "hyperliquid"}, default "calendar"
+
+    Returns
+    -------
+    pandas.Timestamp or pandas.DatetimeIndex
+        UTC, millisecond unit.
+    """
     iv = parse_interval(interval)
     check_alignment(alignment)
     return _map(t, lambda ms: ordinal_to_ms(bucket_ordinal(ms, iv, alignment=alignment) + 1, iv,
@@ -239,6 +252,18 @@ def close_time(t: TimeLike, interval: str | Interval, *,
     """Close time ``T`` of the bucket that holds ``t``: its last millisecond.
 
     This is the ``T`` field of Hyperliquid's candles: the next bucket's open time minus 1 ms.
+
+    Parameters
+    ----------
+    t : time or array of times
+        Epoch ms, ISO string, datetime, Timestamp, or an index/array of them.
+    interval : str or Interval
+    alignment : {"calendar", "hyperliquid"}, default "calendar"
+
+    Returns
+    -------
+    pandas.Timestamp or pandas.DatetimeIndex
+        UTC, millisecond unit.
     """
     iv = parse_interval(interval)
     check_alignment(alignment)
@@ -274,6 +299,18 @@ def bucket_range(start: TimeLike, end: TimeLike, interval: str | Interval, *,
     The first is the bucket holding ``start`` (``start`` is floored); the last is the one
     holding ``end - 1 ms`` (``end`` is exclusive, as Hydromancer's ``endTime``).
 
+    Parameters
+    ----------
+    start, end : time
+        Epoch ms, ISO string, datetime or Timestamp (naive means UTC).
+    interval : str or Interval
+    alignment : {"calendar", "hyperliquid"}, default "calendar"
+
+    Returns
+    -------
+    pandas.DatetimeIndex
+        ``datetime64[ms, UTC]`` open times.
+
     Raises
     ------
     InvalidTimeError
@@ -288,7 +325,19 @@ def bucket_range(start: TimeLike, end: TimeLike, interval: str | Interval, *,
 
 def count_buckets(start: TimeLike, end: TimeLike, interval: str | Interval, *,
                   alignment: Alignment = "calendar") -> int:
-    """Number of buckets :func:`bucket_range` would return, without building them."""
+    """Number of buckets :func:`bucket_range` would return, without building them.
+
+    Parameters
+    ----------
+    start, end : time
+        Epoch ms, ISO string, datetime or Timestamp (naive means UTC).
+    interval : str or Interval
+    alignment : {"calendar", "hyperliquid"}, default "calendar"
+
+    Returns
+    -------
+    int
+    """
     iv = parse_interval(interval)
     check_alignment(alignment)
     first, last = ordinal_bounds(start, end, iv, alignment=alignment)
@@ -301,7 +350,16 @@ def tiles(fine: str | Interval, coarse: str | Interval, *,
     """Whether every ``coarse`` bucket is a whole number of ``fine`` buckets.
 
     True exactly when every coarse bucket boundary is also a fine bucket boundary, e.g.
-    1m→1h, 1h→3d, 1d→1w, 1d→1M; false for 1h→45m, 1w→1M or 3d→1w.
+    1m→1h, 1h→3d, 1d→1w, 1d→1M; false for 1w→1M, 3d→1w or a finer target.
+
+    Parameters
+    ----------
+    fine, coarse : str or Interval
+    fine_alignment, coarse_alignment : {"calendar", "hyperliquid"}, default "calendar"
+
+    Returns
+    -------
+    bool
     """
     f, c = parse_interval(fine), parse_interval(coarse)
     check_alignment(fine_alignment)

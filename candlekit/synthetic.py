@@ -564,7 +564,29 @@ def synthetic_candles(symbol: str, interval: str, start: TimeLike, end: TimeLike
 
     Deterministic (same arguments, same candles) and range-independent (a candle does
     not depend on the range asked for). See :mod:`candlekit.synthetic` for how the market
-    is built and :meth:`SyntheticMarket.candles` for the parameters.
+    is built.
+
+    Parameters
+    ----------
+    symbol : str
+        Any coin name (``"BTC"``, ``"xyz:NVDA"``, ``"@107"`` ...).
+    interval : str
+        Target interval; ``1s`` needs ``base="1s"``.
+    start, end : time
+        The buckets overlapping ``[start, end)``.
+    seed : int, default 0
+        Seed of the market.
+    base : {"1m", "1s"}, default "1m"
+        Resolution the market is generated at (two different markets); coarser intervals
+        are exactly :func:`candlekit.resample` of the base candles.
+    alignment : {"calendar", "hyperliquid"}, default "calendar"
+    now : time, optional
+        Generate only up to ``now``; the candle holding it is partial and not closed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A canonical frame with ``attrs["source"] == "synthetic"``.
 
     Examples
     --------
