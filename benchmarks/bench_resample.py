@@ -59,7 +59,8 @@ def _polars_agg(frame: pl.DataFrame, every: str) -> pl.DataFrame:
 
 def main() -> None:
     df = one_year_of_seconds()
-    assert len(df) == 31_536_000, len(df)
+    if len(df) != 31_536_000:
+        raise SystemExit(f"benchmark data has {len(df):,} rows, expected 31,536,000")
     frame = pl.from_pandas(df.reset_index()).set_sorted("time")
     for target in ("1m", "1h"):
         pandas_rule, polars_every = RULES[target]
