@@ -6,7 +6,7 @@ network. Running it twice stores nothing twice: the store upserts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -32,7 +32,6 @@ class DemoResult:
     coverage: pd.DataFrame
     gaps: pd.DataFrame
     outage: tuple[str, pd.Timestamp, pd.Timestamp] | None
-    written: dict[str, int] = field(default_factory=dict)
 
 
 def run_demo(store: Store | None = None, *, symbols: tuple[str, ...] = DEMO_SYMBOLS,
@@ -67,7 +66,6 @@ def run_demo(store: Store | None = None, *, symbols: tuple[str, ...] = DEMO_SYMB
         The store, its coverage table and the gaps of every stored series in the range.
     """
     store = store if store is not None else Store()
-    written: dict[str, int] = {}
     cut = None
     if outage is not None:
         cut = (outage[0], to_timestamp(outage[1]), to_timestamp(outage[2]))
@@ -87,7 +85,6 @@ def run_demo(store: Store | None = None, *, symbols: tuple[str, ...] = DEMO_SYMB
         else:
             frame = resample(base, interval)
         store.write(frame)
-        written[f"{symbol} {interval}"] = len(frame)
     gaps = []
     for symbol in symbols:
         for interval in ("1m", *intervals):
@@ -100,5 +97,4 @@ def run_demo(store: Store | None = None, *, symbols: tuple[str, ...] = DEMO_SYMB
                                        "source"]))
     gap_table = gap_table[["symbol", "interval", "source", "start", "end", "missing_candles"]]
     coverage = store.coverage(source=SOURCE)
-    return DemoResult(store=store, coverage=coverage, gaps=gap_table, outage=cut,
-                      written=written)
+    return DemoResult(store=store, coverage=coverage, gaps=gap_table, outage=cut)

@@ -110,17 +110,16 @@ def make_frame(
 
 
 def _nullable(values: Any, n: int, dtype: str) -> pd.api.extensions.ExtensionArray:
+    """A masked ``Float64``/``Int64`` array; ``None`` means all unknown, NaN means unknown."""
     if values is None:
-        return pd.array(np.full(n, pd.NA, dtype=object), dtype=dtype) if n else pd.array(
-            [], dtype=dtype)
+        if dtype == "Float64":
+            return pd.arrays.FloatingArray(np.zeros(n), np.ones(n, dtype=bool))
+        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
     if isinstance(values, pd.Series):
         values = values.array
-    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
-        arr = pd.array(values, dtype="Float64") if dtype == "Float64" else None
-        if arr is None:  # float -> Int64 through a mask, NaN meaning unknown
-            mask = np.isnan(values)
-            arr = pd.arrays.IntegerArray(np.where(mask, 0, values).astype(np.int64), mask)
-        return arr
+    if dtype == "Int64" and isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        mask = np.isnan(values)  # float -> Int64 through a mask
+        return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(np.int64), mask)
     return pd.array(values, dtype=dtype)
 
 

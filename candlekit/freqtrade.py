@@ -29,9 +29,9 @@ from .intervals import (
     ALIGNMENTS,
     Alignment,
     Interval,
-    bucket_ordinal,
     check_alignment,
-    ordinal_to_ms,
+    close_ms,
+    is_aligned,
     parse_interval,
 )
 from .timeutil import TimeLike, to_ms, to_ms_array, utc_now_ms
@@ -134,9 +134,8 @@ def read_freqtrade(path: str | Path, *, alignment: Alignment | None = None,
     t, cols = _sorted_unique(t, cols, path)
     al = _alignment(t, iv, alignment, path)
     now_ms = utc_now_ms() if now is None else to_ms(now)
-    next_open = ordinal_to_ms(bucket_ordinal(t, iv, alignment=al) + 1, iv, alignment=al)
-    df = make_frame(t, *cols, closed=next_open <= now_ms, symbol=meta["symbol"],
-                    interval=iv.name, alignment=al, source=SOURCE)
+    df = make_frame(t, *cols, closed=close_ms(t, iv, alignment=al) < now_ms,
+                    symbol=meta["symbol"], interval=iv.name, alignment=al, source=SOURCE)
     df.attrs.update(pair=meta["pair"], candle_type=meta["candle_type"])
     return df
 
@@ -205,14 +204,9 @@ def _sorted_unique(t: np.ndarray, cols: list[np.ndarray], path: Path
     return t, cols
 
 
-def _aligned(t: np.ndarray, iv: Interval, al: str) -> bool:
-    return bool(np.array_equal(
-        ordinal_to_ms(bucket_ordinal(t, iv, alignment=al), iv, alignment=al), t))
-
-
 def _alignment(t: np.ndarray, iv: Interval, alignment: str | None, path: Path) -> str:
     """The alignment given (checked against the times) or recognised from them."""
-    fits = [al for al in ALIGNMENTS if _aligned(t, iv, al)]
+    fits = [al for al in ALIGNMENTS if is_aligned(t, iv, alignment=al).all()]
     if alignment is not None:
         check_alignment(alignment)
         if alignment not in fits:

@@ -17,7 +17,7 @@ import pandas as pd
 from .errors import InvalidTimeError
 from .frame import frame_alignment, frame_interval
 from .intervals import Alignment, Interval, bucket_ordinal, ordinal_to_ms
-from .resample import disorder_error
+from .schema import disorder_error
 from .timeutil import TimeLike, to_index, to_ms, to_ms_array, to_timestamp
 
 __all__ = ["find_gaps"]

@@ -185,6 +185,26 @@ def ordinal_to_ms(ordinal: np.ndarray, interval: str | Interval, *,
     return ordinal * step + iv.offset_ms(alignment)
 
 
+def is_aligned(ms: np.ndarray, interval: str | Interval, *,
+               alignment: Alignment = "calendar") -> np.ndarray:
+    """Whether each time (epoch ms) is the open time of its bucket.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    ms = np.asarray(ms, dtype=np.int64)
+    return ordinal_to_ms(bucket_ordinal(ms, interval, alignment=alignment), interval,
+                         alignment=alignment) == ms
+
+
+def close_ms(ms: np.ndarray, interval: str | Interval, *,
+             alignment: Alignment = "calendar") -> np.ndarray:
+    """Close time ``T`` (last millisecond, epoch ms) of the bucket holding each time."""
+    return ordinal_to_ms(bucket_ordinal(ms, interval, alignment=alignment) + 1, interval,
+                         alignment=alignment) - 1
+
+
 def _map(t: Any, fn) -> pd.Timestamp | pd.DatetimeIndex:
     if _is_scalar_time(t):
         ms = int(fn(np.array([to_ms(t)], dtype=np.int64))[0])
@@ -194,6 +214,15 @@ def _map(t: Any, fn) -> pd.Timestamp | pd.DatetimeIndex:
 
 def _is_scalar_time(t: Any) -> bool:
     return np.ndim(t) == 0 or isinstance(t, str)
+
+
+def _edge(t: Any, interval: str | Interval, alignment: str, *, shift: int, minus_ms: int = 0
+          ) -> pd.Timestamp | pd.DatetimeIndex:
+    """Open time of the bucket ``shift`` buckets after the one holding ``t``, less ``minus_ms``."""
+    iv = parse_interval(interval)
+    check_alignment(alignment)
+    return _map(t, lambda ms: ordinal_to_ms(bucket_ordinal(ms, iv, alignment=alignment) + shift,
+                                            iv, alignment=alignment) - minus_ms)
 
 
 def floor_time(t: TimeLike, interval: str | Interval, *,
@@ -219,10 +248,7 @@ def floor_time(t: TimeLike, interval: str | Interval, *,
     >>> floor_time("2025-07-24T15:00Z", "1w", alignment="hyperliquid")
     Timestamp('2025-07-24 00:00:00+0000', tz='UTC')
     """
-    iv = parse_interval(interval)
-    check_alignment(alignment)
-    return _map(t, lambda ms: ordinal_to_ms(bucket_ordinal(ms, iv, alignment=alignment), iv,
-                                            alignment=alignment))
+    return _edge(t, interval, alignment, shift=0)
 
 
 def next_bucket(t: TimeLike, interval: str | Interval, *,
@@ -241,10 +267,7 @@ def next_bucket(t: TimeLike, interval: str | Interval, *,
     pandas.Timestamp or pandas.DatetimeIndex
         UTC, millisecond unit.
     """
-    iv = parse_interval(interval)
-    check_alignment(alignment)
-    return _map(t, lambda ms: ordinal_to_ms(bucket_ordinal(ms, iv, alignment=alignment) + 1, iv,
-                                            alignment=alignment))
+    return _edge(t, interval, alignment, shift=1)
 
 
 def close_time(t: TimeLike, interval: str | Interval, *,
@@ -265,10 +288,7 @@ def close_time(t: TimeLike, interval: str | Interval, *,
     pandas.Timestamp or pandas.DatetimeIndex
         UTC, millisecond unit.
     """
-    iv = parse_interval(interval)
-    check_alignment(alignment)
-    return _map(t, lambda ms: ordinal_to_ms(bucket_ordinal(ms, iv, alignment=alignment) + 1, iv,
-                                            alignment=alignment) - 1)
+    return _edge(t, interval, alignment, shift=1, minus_ms=1)
 
 
 def ordinal_bounds(start: TimeLike, end: TimeLike, interval: str | Interval, *,

@@ -31,10 +31,12 @@ from .intervals import (
     Interval,
     bucket_ordinal,
     check_alignment,
+    is_aligned,
     ordinal_to_ms,
     parse_interval,
     tiles,
 )
+from .schema import disorder_error
 from .timeutil import to_index, to_ms_array
 
 __all__ = ["resample"]
@@ -150,36 +152,9 @@ def _check_tiling(fine: Interval, fine_al: str, coarse: Interval, coarse_al: str
 
 
 def _check_month_alignment(t: np.ndarray, fine: Interval, fine_al: str) -> None:
-    floored = ordinal_to_ms(bucket_ordinal(t, fine, alignment=fine_al), fine, alignment=fine_al)
-    bad = np.flatnonzero(floored != t)
+    bad = np.flatnonzero(~is_aligned(t, fine, alignment=fine_al))
     if len(bad):
-        _raise_disorder(t, int(bad[0]), fine, fine_al, misaligned=True)
-
-
-def _raise_disorder(t: np.ndarray, row: int, fine: Interval, fine_al: str,
-                    misaligned: bool = False) -> None:
-    raise disorder_error(t, row, fine, fine_al, doing="resample", misaligned=misaligned)
-
-
-def disorder_error(t: np.ndarray, row: int, interval: Interval, alignment: str, *,
-                   doing: str, misaligned: bool = False) -> CandleValidationError:
-    """The error for an index that breaks order or alignment at ``row``.
-
-    Shared by the functions that check the index while they work (:func:`resample`,
-    :func:`candlekit.gaps.find_gaps`); ``doing`` names the operation in the message.
-    """
-    when = pd.Timestamp(int(t[row]), unit="ms", tz="UTC")
-    if misaligned or row == 0 or t[row] > t[row - 1]:
-        return CandleValidationError(
-            f"Cannot {doing}: candle at row {row} ({when}) is not aligned to "
-            f"{interval.name} buckets under {alignment!r} alignment. Check "
-            "df.attrs['interval'] and df.attrs['alignment'], or floor the index with "
-            "candlekit.floor_time.")
-    prev = pd.Timestamp(int(t[row - 1]), unit="ms", tz="UTC")
-    what = "duplicate open time" if t[row] == t[row - 1] else "index not sorted"
-    return CandleValidationError(
-        f"Cannot {doing}: {what} at row {row} ({prev} then {when}). Sort with "
-        "df.sort_index() and drop duplicate times (keep the newest candle) first.")
+        raise disorder_error(t, int(bad[0]), fine, fine_al, doing="resample", misaligned=True)
 
 
 # --- bucket boundaries -------------------------------------------------------------------
@@ -385,8 +360,8 @@ def _aggregate(df: pd.DataFrame, t: np.ndarray, starts: np.ndarray, ends: np.nda
         t, h, l, v, q, q_null, nt, nt_null, closed, ts, te, np.int64(f_step),
         np.int64(f_off), any_q_null, any_nt_null, any_open)
     if len(bad) and bad.max() >= 0:
-        fine = frame_interval(df)
-        _raise_disorder(t, int(bad[bad >= 0].min()), fine, frame_alignment(df))
+        raise disorder_error(t, int(bad[bad >= 0].min()), frame_interval(df),
+                             frame_alignment(df), doing="resample")
     if first_task is not None:  # merge the pieces of split buckets
         hi = np.maximum.reduceat(hi, first_task)
         lo = np.minimum.reduceat(lo, first_task)

@@ -19,9 +19,9 @@ from pandera.typing import Index, Series
 
 from .errors import CandleValidationError
 from .frame import COLUMNS, frame_alignment, frame_interval, masked_parts
-from .intervals import bucket_ordinal, ordinal_to_ms
+from .intervals import Interval, is_aligned
 
-__all__ = ["CandleSchema", "find_invalid", "validate"]
+__all__ = ["CandleSchema", "disorder_error", "find_invalid", "validate"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -59,10 +59,8 @@ def _candle_rows_ok(df: pd.DataFrame) -> bool:
                   df["close"].to_numpy(), df["volume"].to_numpy(),
                   np.asarray(q, dtype=np.float64), q_null,
                   np.asarray(n, dtype=np.int64), n_null, step, iv.offset_ms(alignment))
-    if ok and step == 0 and len(t):  # calendar months: aligned when floor(t) == t
-        ok = bool(np.array_equal(
-            ordinal_to_ms(bucket_ordinal(t, iv, alignment=alignment), iv, alignment=alignment),
-            t))
+    if ok and step == 0 and len(t):  # calendar months: checked outside the kernel
+        ok = bool(is_aligned(t, iv, alignment=alignment).all())
     return bool(ok)
 
 
@@ -131,8 +129,8 @@ def find_invalid(df: pd.DataFrame) -> pd.DataFrame:
     back[1:] = t[1:] < t[:-1]
     checks["duplicate time"] = dup
     checks["time not increasing"] = back
-    floored = ordinal_to_ms(bucket_ordinal(t, iv, alignment=alignment), iv, alignment=alignment)
-    checks[f"time not aligned to {iv.name} ({alignment})"] = floored != t
+    checks[f"time not aligned to {iv.name} ({alignment})"] = ~is_aligned(
+        t, iv, alignment=alignment)
     frames = []
     for name, mask in checks.items():
         pos = np.flatnonzero(mask)
@@ -229,3 +227,25 @@ def _schema_summary(exc: Exception) -> str:
                  for r in cases.head(5).itertuples()]
         return "; ".join(parts)
     return str(exc).splitlines()[0]
+
+
+def disorder_error(t: np.ndarray, row: int, interval: Interval, alignment: str, *,
+                   doing: str, misaligned: bool = False) -> CandleValidationError:
+    """The error for an index that breaks order or alignment at ``row``.
+
+    Shared by the functions that check the index while they work
+    (:func:`candlekit.resample`, :func:`candlekit.find_gaps`); ``doing`` names the
+    operation in the message.
+    """
+    when = pd.Timestamp(int(t[row]), unit="ms", tz="UTC")
+    if misaligned or row == 0 or t[row] > t[row - 1]:
+        return CandleValidationError(
+            f"Cannot {doing}: candle at row {row} ({when}) is not aligned to "
+            f"{interval.name} buckets under {alignment!r} alignment. Check "
+            "df.attrs['interval'] and df.attrs['alignment'], or floor the index with "
+            "candlekit.floor_time.")
+    prev = pd.Timestamp(int(t[row - 1]), unit="ms", tz="UTC")
+    what = "duplicate open time" if t[row] == t[row - 1] else "index not sorted"
+    return CandleValidationError(
+        f"Cannot {doing}: {what} at row {row} ({prev} then {when}). Sort with "
+        "df.sort_index() and drop duplicate times (keep the newest candle) first.")

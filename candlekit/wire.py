@@ -47,8 +47,8 @@ from .intervals import (
     ALIGNMENTS,
     Alignment,
     Interval,
-    bucket_ordinal,
-    ordinal_to_ms,
+    close_ms,
+    is_aligned,
     parse_interval,
 )
 from .schema import validate
@@ -74,11 +74,6 @@ def format_decimal(x: float) -> str:
     if "e" in r:
         r = np.format_float_positional(x, unique=True, trim="0")
     return r
-
-
-def _close_times(t: np.ndarray, iv: Interval, alignment: str) -> np.ndarray:
-    return ordinal_to_ms(bucket_ordinal(t, iv, alignment=alignment) + 1, iv,
-                         alignment=alignment) - 1
 
 
 def _nullable_list(series: pd.Series, dtype: type) -> list:
@@ -124,7 +119,7 @@ def to_wire(df: pd.DataFrame, *, hydromancer: bool = False) -> list[dict[str, An
     t = df.index.asi8
     cols: dict[str, list] = {
         "t": t.tolist(),
-        "T": _close_times(t, iv, alignment).tolist(),
+        "T": close_ms(t, iv, alignment=alignment).tolist(),
         **{k: [format_decimal(x) for x in df[name].to_numpy().tolist()]
            for k, name in zip(_WIRE_DECIMALS, _REST_NUMBERS)},
         "n": _nullable_list(df["trades"], np.int64),
@@ -296,18 +291,16 @@ def _parse_interval(records: Sequence, name: str) -> Interval:
 
 def _check_aligned(records: Sequence, t: np.ndarray, iv: Interval, alignment: str,
                    label: str) -> None:
-    floored = ordinal_to_ms(bucket_ordinal(t, iv, alignment=alignment), iv, alignment=alignment)
-    bad = np.flatnonzero(floored != t)
+    bad = np.flatnonzero(~is_aligned(t, iv, alignment=alignment))
     if len(bad):
         raise _bad(records, int(bad[0]), f"{label} is not the start of a {iv.name} bucket "
                    f"({alignment} alignment)")
 
 
 def _fits(t: np.ndarray, close: np.ndarray | None, iv: Interval, alignment: str) -> bool:
-    floored = ordinal_to_ms(bucket_ordinal(t, iv, alignment=alignment), iv, alignment=alignment)
-    if not np.array_equal(floored, t):
+    if not is_aligned(t, iv, alignment=alignment).all():
         return False
-    return close is None or np.array_equal(_close_times(t, iv, alignment), close)
+    return close is None or np.array_equal(close_ms(t, iv, alignment=alignment), close)
 
 
 def _choose_alignment(t: np.ndarray, close: np.ndarray | None, iv: Interval,
@@ -384,11 +377,12 @@ def from_wire(records: Sequence[Mapping[str, Any]], *, symbol: str | None = None
     close_t, _ = _int_column(records, "T")
     al = _choose_alignment(t, close_t, iv, alignment, "calendar" if hydro else "hyperliquid")
     _check_aligned(records, t, iv, al, "t")
-    bad = np.flatnonzero(_close_times(t, iv, al) != close_t)
+    bad = np.flatnonzero(close_ms(t, iv, alignment=al) != close_t)
     if len(bad):
         i = int(bad[0])
         raise _bad(records, i, f"T={close_t[i]} but a {iv.name} candle opening at t={t[i]} "
-                   f"closes at {_close_times(t[i:i + 1], iv, al)[0]} (its last millisecond)")
+                   f"closes at {close_ms(t[i:i + 1], iv, alignment=al)[0]} "
+                   "(its last millisecond)")
     o, h, l, c, v = (_decimal_column(records, k)[0] for k in _WIRE_DECIMALS)
     n, n_null = _int_column(records, "n", nullable=True)
     over = close_t < now_ms
@@ -457,7 +451,7 @@ def from_rest(records: Sequence[Mapping[str, Any]], *, symbol: str, interval: st
     n = np.fromiter((0 if val is None else val for val in n_raw), dtype=np.int64,
                     count=len(n_raw))
     flags = _column(records, "closed", optional=True)
-    over = _close_times(t, iv, alignment) < now_ms
+    over = close_ms(t, iv, alignment=alignment) < now_ms
     closed = np.empty(len(t), dtype=bool)
     for i, flag in enumerate(flags):
         if flag is not None and type(flag) is not bool:
