@@ -17,9 +17,14 @@ __all__ = [
     "InvalidAlignmentError",
     "InvalidIntervalError",
     "InvalidTimeError",
+    "RateLimitError",
     "ResampleError",
     "SeriesNotFoundError",
+    "SourceError",
     "StoreError",
+    "TaskError",
+    "UnknownSymbolError",
+    "UpstreamError",
 ]
 
 
@@ -116,4 +121,45 @@ class SeriesNotFoundError(CandlekitError, LookupError):
 
     def __init__(self, message: str, key: Any = None):
         self.key = key
+        super().__init__(message)
+
+
+class SourceError(CandlekitError, OSError):
+    """An upstream that could not be reached or kept failing after every retry.
+
+    Attributes
+    ----------
+    status : int or None
+        The last HTTP status received (None when no response arrived).
+    body : str or None
+        The start of the last response body.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, body: str | None = None):
+        self.status = status
+        self.body = body
+        super().__init__(message)
+
+
+class UpstreamError(SourceError):
+    """The upstream answered with an error message; ``str()`` holds it verbatim."""
+
+
+class RateLimitError(SourceError):
+    """The upstream kept answering 429 (rate limited) after every retry."""
+
+
+class UnknownSymbolError(CandlekitError, LookupError):
+    """A coin the source does not list."""
+
+    def __init__(self, message: str, symbol: Any = None):
+        self.symbol = symbol
+        super().__init__(message)
+
+
+class TaskError(CandlekitError, LookupError):
+    """An unknown backfill task id, or an operation its state does not allow."""
+
+    def __init__(self, message: str, task_id: Any = None):
+        self.task_id = task_id
         super().__init__(message)

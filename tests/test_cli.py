@@ -63,3 +63,58 @@ def test_console_script_help():
                          text=True, check=True).stdout
     for command in ("demo", "coverage", "gaps", "symbols"):
         assert command in out
+
+
+def test_data_csv_has_open_and_close_times(store, capsys):
+    assert main(["data", "PURR/USDC", "--interval", "1h", "--data", str(store.root),
+                 "--start", "2025-03-02", "--end", "2025-03-02T03:00Z"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split(",")[:3] == ["time", "close_time", "open"]
+    assert len(lines) == 1 + 3
+    assert lines[1].startswith("2025-03-02T00:00:00.000000Z,2025-03-02T00:59:59.999000Z,")
+
+
+def test_data_json_and_parquet_file(store, tmp_path, capsys):
+    import pandas as pd
+
+    assert main(["data", "PURR/USDC", "--interval", "1h", "--data", str(store.root),
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 45 and rows[0]["closed"] is True
+    out = tmp_path / "x.parquet"
+    assert main(["data", "PURR/USDC", "--interval", "1h", "--data", str(store.root),
+                 "--format", "parquet", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "wrote 45" in err and "SYNTHETIC" in err
+    back = pd.read_parquet(out)
+    stored = store.read("PURR/USDC", "1h")
+    assert (back["close"].to_numpy() == stored["close"].to_numpy()).all()
+
+
+def test_data_parquet_needs_output(store, capsys):
+    assert main(["data", "PURR/USDC", "--interval", "1h", "--data", str(store.root),
+                 "--format", "parquet"]) == 2
+    assert "--output" in capsys.readouterr().err
+
+
+def test_resample_prints_and_writes(store, capsys):
+    from candlekit.resample import resample
+
+    assert main(["resample", "PURR/USDC", "--from", "1h", "--to", "4h", "--data",
+                 str(store.root), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    expected = resample(store.read("PURR/USDC", "1h"), "4h")
+    assert len(rows) == len(expected) == 12
+    assert [r["close"] for r in rows] == expected["close"].tolist()
+    assert main(["resample", "PURR/USDC", "--from", "1h", "--to", "1d", "--write",
+                 "--data", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC DATA" in out and "stored 2" in out
+    assert len(store.read("PURR/USDC", "1d")) == 2
+
+
+def test_resample_unknown_series_is_an_error(store, capsys):
+    assert main(["resample", "BTC", "--from", "1m", "--to", "1h", "--data",
+                 str(store.root)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("candlekit resample: error:") and "BTC" in err
