@@ -152,6 +152,22 @@ def cmd_resample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import parse_parameters, render_report
+
+    params = parse_parameters(args.parameter)
+    if args.data is not None:
+        params.setdefault("data_dir", args.data)
+    result = render_report(args.notebook, parameters=params, output_dir=args.output_dir,
+                           name=args.name, show_code=args.show_code, progress=not args.json)
+    if args.json:
+        print(json.dumps({"notebook": str(result.notebook), "html": str(result.html),
+                          "parameters": result.parameters}, default=str))
+    else:
+        print(f"report: {result.html}\nexecuted notebook: {result.notebook}")
+    return 0
+
+
 def cmd_symbols(args: argparse.Namespace) -> int:
     symbols = _store(args).symbols(source=args.source)
     if args.json:
@@ -214,6 +230,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50,
                    help="rows shown in the terminal table (0 = all; default 50)")
     p.set_defaults(func=cmd_resample)
+
+    p = sub.add_parser("report", parents=[common],
+                       help="run a notebook with papermill and render it to HTML in reports/")
+    p.add_argument("notebook", help="a .ipynb path or a bundled name: backfill, "
+                   "coverage_report, explorer")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="notebook parameter (value read as a Python literal, else a string)")
+    p.add_argument("--output-dir", default="reports", metavar="DIR",
+                   help="where the executed notebook and HTML go (default: reports)")
+    p.add_argument("--name", help="base name of the outputs (default: the notebook's)")
+    p.add_argument("--show-code", action="store_true", help="keep code cells in the HTML")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("symbols", parents=[common], help="symbols in the store")
     p.add_argument("--source")
