@@ -168,6 +168,43 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .importing import import_candles, import_freqtrade
+
+    store = _store(args)
+    path = Path(args.path)
+    if path.is_dir():
+        if args.symbol or args.column:
+            raise FormatError(f"{path} is a directory, imported as freqtrade data: filter with "
+                              "--pair/--interval; --symbol and --column are for one CSV or "
+                              "Parquet file.", str(path))
+        summary = import_freqtrade(path, store=store, source=args.source or "freqtrade",
+                                   pairs=args.pair, intervals=args.interval,
+                                   progress=not args.json)
+        print(_to_json(summary) if args.json else _table(summary))
+        return 0
+    if not args.symbol or not args.interval or len(args.interval) != 1:
+        raise FormatError(f"Importing the file {path} needs --symbol and one --interval "
+                          "(e.g. --symbol BTC --interval 1h).", str(path))
+    columns = {}
+    for item in args.column or ():
+        name, sep, column = item.partition("=")
+        if not sep:
+            raise FormatError(f"--column {item!r}: write canonical=file, e.g. --column "
+                              "time=timestamp", item)
+        columns[name] = column
+    stats = import_candles(path, store=store, symbol=args.symbol, interval=args.interval[0],
+                           columns=columns or None, time_unit=args.time_unit,
+                           source=args.source or "file")
+    if args.json:
+        print(json.dumps(stats.as_dict()))
+    else:
+        print(f"{path}: {stats}")
+    return 0
+
+
 def cmd_symbols(args: argparse.Namespace) -> int:
     symbols = _store(args).symbols(source=args.source)
     if args.json:
@@ -242,6 +279,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="base name of the outputs (default: the notebook's)")
     p.add_argument("--show-code", action="store_true", help="keep code cells in the HTML")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("import", parents=[common],
+                       help="import a freqtrade data directory, or one CSV/Parquet file")
+    p.add_argument("path", help="freqtrade data directory, or a .csv/.csv.gz/.parquet file")
+    p.add_argument("--pair", action="append", help="directory: only this pair/coin (repeat)")
+    p.add_argument("--interval", action="append",
+                   help="directory: only this interval (repeat); file: its interval")
+    p.add_argument("--symbol", help="file: the coin its candles belong to")
+    p.add_argument("--column", action="append", metavar="CANONICAL=COLUMN",
+                   help="file: column mapping, e.g. time=timestamp (repeat)")
+    p.add_argument("--time-unit", choices=("s", "ms", "us", "ns"),
+                   help="file: unit of epoch times (default: guessed from their size)")
+    p.add_argument("--source", help="source label in the store (default: freqtrade / file)")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("symbols", parents=[common], help="symbols in the store")
     p.add_argument("--source")

@@ -118,3 +118,24 @@ def test_resample_unknown_series_is_an_error(store, capsys):
                  str(store.root)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("candlekit resample: error:") and "BTC" in err
+
+
+def test_import_file_and_directory(tmp_path, capsys, freqtrade_dir):
+    import pandas as pd
+
+    csv = tmp_path / "prices.csv"
+    pd.DataFrame({"timestamp": ["2025-01-01T00:00Z", "2025-01-01T01:00Z"],
+                  "o": [1.0, 2.0], "h": [2.0, 3.0], "l": [0.5, 1.5], "c": [2.0, 2.5],
+                  "v": [10.0, 20.0]}).to_csv(csv, index=False)
+    data = str(tmp_path / "store")
+    assert main(["import", str(csv), "--symbol", "ABC", "--interval", "1h", "--data", data,
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["inserted"] == 2
+    assert Store(data).read("ABC", "1h", source="file")["close"].tolist() == [2.0, 2.5]
+    assert main(["import", str(csv), "--data", data]) == 2
+    assert "--symbol" in capsys.readouterr().err
+    assert main(["import", str(freqtrade_dir), "--pair", "BTC", "--interval", "1d",
+                 "--data", data, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["symbol"], r["interval"]) for r in rows] == [("BTC", "1d")]
+    assert rows[0]["inserted"] == rows[0]["candles"] > 300
