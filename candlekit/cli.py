@@ -294,6 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="source label in the store (default: freqtrade / file)")
     p.set_defaults(func=cmd_import)
 
+    from .emulator.cli import add_parser as add_emulator_parser
+
+    add_emulator_parser(sub)
+
     p = sub.add_parser("symbols", parents=[common], help="symbols in the store")
     p.add_argument("--source")
     p.set_defaults(func=cmd_symbols)

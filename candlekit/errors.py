@@ -13,6 +13,7 @@ __all__ = [
     "CandleValidationError",
     "CandlekitError",
     "CorruptFileError",
+    "EmulatorConfigError",
     "FormatError",
     "InvalidAlignmentError",
     "InvalidIntervalError",
@@ -163,3 +164,20 @@ class TaskError(CandlekitError, LookupError):
     def __init__(self, message: str, task_id: Any = None):
         self.task_id = task_id
         super().__init__(message)
+
+
+class EmulatorConfigError(CandlekitError, ValueError):
+    """An emulator setting that cannot be used; the message says which values are valid.
+
+    Attributes
+    ----------
+    name : str
+        The setting.
+    value : object
+        What was given.
+    """
+
+    def __init__(self, name: str, value: Any, expected: str):
+        self.name = name
+        self.value = value
+        super().__init__(f"Invalid emulator setting {name}={value!r}: {expected}.")
