@@ -107,6 +107,23 @@ def _declared_parameters(nb: Any) -> set[str] | None:
     return None
 
 
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _static_widgets(nb: Any) -> Any:
+    """Drop live-widget views that carry a static copy, so HTML shows it offline.
+
+    nbconvert prefers the widget view, which only renders where the widget manager can be
+    fetched from the internet; the static HTML/PNG copy renders everywhere.
+    """
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if _WIDGET_VIEW in data and ("text/html" in data or "image/png" in data):
+                del data[_WIDGET_VIEW]
+    return nb
+
+
 def render_report(notebook: str | os.PathLike[str], *,
                   parameters: Mapping[str, Any] | None = None,
                   output_dir: str | os.PathLike[str] = "reports", name: str | None = None,
@@ -180,6 +197,6 @@ def render_report(notebook: str | os.PathLike[str], *,
     exporter.exclude_input = not show_code
     exporter.exclude_input_prompt = not show_code
     exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    body, _ = exporter.from_notebook_node(_static_widgets(nbformat.read(executed, as_version=4)))
     html = atomic_write_text(out_dir / f"{stem}.html", body)
     return ReportResult(notebook=executed, html=html, parameters=params)
