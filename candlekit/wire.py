@@ -59,6 +59,7 @@ __all__ = ["format_decimal", "from_rest", "from_wire", "to_rest", "to_wire"]
 _WIRE_DECIMALS = ("o", "h", "l", "c", "v")
 _REST_NUMBERS = ("open", "high", "low", "close", "volume")
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_DECIMAL_CHARS = re.compile(r"[0-9.eE+\-]*")
 
 
 # --- formatting --------------------------------------------------------------------------
@@ -195,6 +196,8 @@ def _check_records(records: Any, fmt: str) -> Sequence:
     if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Sequence):
         raise FormatError(f"Expected a list of {fmt} records (a JSON array of objects), got "
                           f"{type(records).__name__}: pass the parsed response body.", records)
+    if all(type(r) is dict for r in records):  # the parsed-JSON fast path
+        return records
     for i, r in enumerate(records):
         if not isinstance(r, Mapping):
             raise _bad(records, i, f"not an object but {type(r).__name__}")
@@ -204,25 +207,43 @@ def _check_records(records: Any, fmt: str) -> Sequence:
 def _int_column(records: Sequence, key: str, *, nullable: bool = False
                 ) -> tuple[np.ndarray, np.ndarray]:
     col = _column(records, key)
+    n = len(col)
+    if set(map(type, col)) <= {int}:  # fast path: every value a plain int
+        try:
+            return np.fromiter(col, dtype=np.int64, count=n), np.zeros(n, dtype=bool)
+        except OverflowError:
+            pass  # the loop below names the record
     for i, v in enumerate(col):
         if not ((type(v) is int and -2**63 <= v < 2**63) or (nullable and v is None)):
             what = "an integer or null" if nullable else "an integer"
             raise _bad(records, i, f"field {key!r} must be {what}, got {v!r}")
-    mask = np.fromiter((v is None for v in col), dtype=bool, count=len(col))
-    values = np.fromiter((0 if v is None else v for v in col), dtype=np.int64, count=len(col))
+    mask = np.fromiter((v is None for v in col), dtype=bool, count=n)
+    values = np.fromiter((0 if v is None else v for v in col), dtype=np.int64, count=n)
     return values, mask
 
 
 def _decimal_column(records: Sequence, key: str, *, nullable: bool = False
                     ) -> tuple[np.ndarray, np.ndarray]:
     col = _column(records, key)
+    n = len(col)
+    if n and set(map(type, col)) == {str} and _DECIMAL_CHARS.fullmatch("".join(col)):
+        # Fast path: only decimal characters, so whatever float() accepts here also matches
+        # _DECIMAL ("nan", "inf", "1_0", spaces, newlines all hold other characters);
+        # anything else falls through to the loop that names the bad record.
+        try:
+            values = np.array(col, dtype=np.float64)
+        except ValueError:
+            pass
+        else:
+            _check_finite(records, key, values)
+            return values, np.zeros(n, dtype=bool)
     for i, v in enumerate(col):
         if v is None and nullable:
             continue
         if type(v) is not str or _DECIMAL.fullmatch(v) is None:
             what = "a decimal string or null" if nullable else "a decimal string"
             raise _bad(records, i, f"field {key!r} must be {what} such as '45000.5', got {v!r}")
-    mask = np.fromiter((v is None for v in col), dtype=bool, count=len(col))
+    mask = np.fromiter((v is None for v in col), dtype=bool, count=n)
     values = np.array(["0" if v is None else v for v in col], dtype=np.float64)
     _check_finite(records, key, values)
     return values, mask
@@ -269,6 +290,9 @@ def _check_candles(records: Sequence, o, h, l, c, v, q, q_null, n, n_null,
 
 def _one_value(records: Sequence, key: str, given: str | None, label: str) -> str:
     col = _column(records, key)
+    if set(map(type, col)) == {str} and len(set(col)) == 1 and (given is None
+                                                               or col[0] == given):
+        return col[0]  # fast path: one string value throughout
     for i, v in enumerate(col):
         if type(v) is not str:
             raise _bad(records, i, f"field {key!r} must be a string, got {v!r}")

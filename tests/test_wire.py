@@ -374,3 +374,24 @@ def test_real_candles_survive_the_wire(freqtrade_dir, name):
     back = from_wire(records, now=LATER)
     _same(back, df)
     assert to_wire(back) == records
+
+
+@pytest.mark.parametrize("bad", ["1e", ".", "1..2", "+-1", "1e5e5", "-", "", "nan", "inf",
+                                 "1_000", " 1", "1\n", "0x1F", "1,5"])
+@pytest.mark.parametrize("position", [0, 3])
+def test_malformed_decimals_are_refused_in_any_position(bad, position):
+    records = [{"t": i * 60_000, "T": i * 60_000 + 59_999, "s": "BTC", "i": "1m", "o": "10",
+                "h": "12", "l": "9", "c": "11", "v": "3.5", "n": 4} for i in range(5)]
+    records[position]["c"] = bad
+    with pytest.raises(FormatError, match=f"Record {position} .*field 'c' must be a decimal"):
+        from_wire(records, now=10**13)
+
+
+@pytest.mark.parametrize("good", ["1e5", "+1", "1.", ".5", "-0.5e-3", "1E+05"])
+def test_unusual_but_valid_decimals_are_read(good):
+    rec = {"t": 0, "T": 59_999, "s": "BTC", "i": "1m", "o": good, "h": good, "l": good,
+           "c": good, "v": "0", "n": 0}
+    if float(good) <= 0:
+        rec.update(o="1", h="1", l="1", c="1", v=good.lstrip("-+"))
+    df = from_wire([rec], now=10**13)
+    assert df.iloc[0]["close"] == (float(good) if float(good) > 0 else 1.0)
