@@ -10,25 +10,45 @@ The public surface:
 - transforms: :func:`resample`, :func:`find_gaps`
 - data in and out: :class:`Store`, :func:`read_freqtrade`, :func:`to_wire`,
   :func:`from_wire`, :func:`to_rest`, :func:`from_rest`
-- a seeded synthetic market: :func:`synthetic_candles`, :class:`SyntheticMarket`
+- a seeded synthetic market: :func:`synthetic_candles`, :class:`SyntheticMarket`; the
+  local API emulator serving it is :mod:`candlekit.emulator`
+- sources: :class:`Hyperliquid`, :class:`Hydromancer`, :func:`get_source`,
+  :func:`register_source`; files: :func:`import_freqtrade`, :func:`read_candles`,
+  :func:`import_candles`; trades: :func:`candles_from_trades`
+- backfill tasks: :func:`backfill`, :func:`resume`, :func:`tasks`, :class:`Task`,
+  :class:`TaskRegistry`
+- reports: :func:`coverage_table`, :func:`gap_table`, :func:`quality_findings`,
+  :func:`store_findings`, :func:`plot_candles`, :func:`plot_coverage_timeline`,
+  :class:`Explorer`, :func:`render_report`, :func:`is_synthetic`
 - errors: :class:`CandlekitError` and its subclasses
 """
 
+from .backfill import Task, TaskRegistry, TaskStatus, backfill, resume, tasks
+from .charts import plot_candles, plot_coverage_timeline
+from .coverage import coverage_table, gap_table
 from .errors import (
     CandlekitError,
     CandleValidationError,
     CorruptFileError,
+    EmulatorConfigError,
     FormatError,
     InvalidAlignmentError,
     InvalidIntervalError,
     InvalidTimeError,
+    RateLimitError,
     ResampleError,
     SeriesNotFoundError,
+    SourceError,
     StoreError,
+    TaskError,
+    UnknownSymbolError,
+    UpstreamError,
 )
+from .explorer import Explorer
 from .frame import COLUMNS, conform, empty_frame, make_frame
 from .freqtrade import read_freqtrade
 from .gaps import find_gaps
+from .importing import import_candles, import_freqtrade, read_candles
 from .intervals import (
     ALIGNMENTS,
     INTERVALS,
@@ -41,10 +61,15 @@ from .intervals import (
     parse_interval,
     tiles,
 )
+from .provenance import is_synthetic
+from .quality import quality_findings, store_findings
+from .report import render_report
 from .resample import resample
 from .schema import CandleSchema, validate
+from .sources import Hydromancer, Hyperliquid, Page, Source, get_source, register_source
 from .store import SeriesKey, Store, WriteStats
 from .synthetic import SyntheticMarket, synthetic_candles
+from .trades import candles_from_trades
 from .wire import from_rest, from_wire, to_rest, to_wire
 
 __version__ = "0.1.0"
@@ -57,33 +82,64 @@ __all__ = [
     "CandleValidationError",
     "CandlekitError",
     "CorruptFileError",
+    "EmulatorConfigError",
+    "Explorer",
     "FormatError",
+    "Hydromancer",
+    "Hyperliquid",
     "Interval",
     "InvalidAlignmentError",
     "InvalidIntervalError",
     "InvalidTimeError",
+    "Page",
+    "RateLimitError",
     "ResampleError",
     "SeriesKey",
     "SeriesNotFoundError",
+    "Source",
+    "SourceError",
     "Store",
     "StoreError",
     "SyntheticMarket",
+    "Task",
+    "TaskError",
+    "TaskRegistry",
+    "TaskStatus",
+    "UnknownSymbolError",
+    "UpstreamError",
     "WriteStats",
+    "backfill",
     "bucket_range",
+    "candles_from_trades",
     "close_time",
     "conform",
     "count_buckets",
+    "coverage_table",
     "empty_frame",
     "find_gaps",
     "floor_time",
     "from_rest",
     "from_wire",
+    "gap_table",
+    "get_source",
+    "import_candles",
+    "import_freqtrade",
+    "is_synthetic",
     "make_frame",
     "next_bucket",
     "parse_interval",
+    "plot_candles",
+    "plot_coverage_timeline",
+    "quality_findings",
+    "read_candles",
     "read_freqtrade",
+    "register_source",
+    "render_report",
     "resample",
+    "resume",
+    "store_findings",
     "synthetic_candles",
+    "tasks",
     "tiles",
     "to_rest",
     "to_wire",

@@ -38,22 +38,32 @@ def _store(args: argparse.Namespace):
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    result = run_demo(_store(args), progress=not args.json)
+    result = run_demo(_store(args), reports_dir=None if args.no_reports else args.reports,
+                      progress=not args.json)
+    reports = {k: str(v) for k, v in result.reports.items()}
     if args.json:
-        print(json.dumps({"synthetic": True,
+        print(json.dumps({"synthetic": True, "store": str(result.store.root),
+                          "tasks": [t.id for t in result.tasks],
                           "coverage": json.loads(_to_json(result.coverage)),
-                          "gaps": json.loads(_to_json(result.gaps))}))
+                          "upstream": json.loads(_to_json(result.upstream)),
+                          "gaps": json.loads(_to_json(result.gaps)), "reports": reports}))
         return 0
+    first, second = result.clock
     print(SYNTHETIC_BANNER)
-    print(f"\nStore: {result.store.root}")
-    print("\nCoverage")
+    print(f"\nEmulator clock {first:%Y-%m-%d %H:%M}Z, then {second:%Y-%m-%d %H:%M}Z; "
+          f"tasks {', '.join(t.id for t in result.tasks)} (`candlekit tasks list`)")
+    print(f"Store: {result.store.root}")
+    print("\nStored")
     print(_table(result.coverage))
-    if result.outage is not None:
-        sym, start, end = result.outage
-        print(f"\nGaps (a simulated outage removed {sym} 1m candles in [{start}, {end}))")
-    else:
-        print("\nGaps")
+    print("\nWhere history ends upstream (Hyperliquid keeps the last 5000 candles)")
+    print(_table(result.upstream[["symbol", "interval", "earliest_available",
+                                  "unavailable", "confirmed_empty"]]))
+    print("\nGaps left in the store, largest first")
     print(_table(result.gaps))
+    if reports:
+        print("\nReports (open in a browser):")
+        for name, path in reports.items():
+            print(f"  {name}: {path}")
     print(f"\n{SYNTHETIC_BANNER}")
     return 0
 
@@ -225,7 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", parents=[common],
-                       help="offline demo: synthetic market -> store -> resample -> audit")
+                       help="offline end-to-end run: emulator -> backfill -> reports")
+    p.add_argument("--reports", default="reports", metavar="DIR",
+                   help="where the HTML reports go (default: reports)")
+    p.add_argument("--no-reports", action="store_true", help="skip rendering the reports")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("coverage", parents=[common], help="what the store holds, per series")
@@ -294,8 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="source label in the store (default: freqtrade / file)")
     p.set_defaults(func=cmd_import)
 
+    from .backfill.cli import add_parsers as add_backfill_parsers
     from .emulator.cli import add_parser as add_emulator_parser
 
+    add_backfill_parsers(sub)  # backfill, tasks [list|status|cancel|delete|resume]
     add_emulator_parser(sub)
 
     p = sub.add_parser("symbols", parents=[common], help="symbols in the store")

@@ -1,100 +1,121 @@
-"""The offline demo behind ``make demo``: a synthetic market, stored, resampled and audited.
+"""The offline end-to-end run behind ``make demo``.
 
-Everything here is synthetic and labelled so (source ``"synthetic"``); nothing touches the
-network. Running it twice stores nothing twice: the store upserts.
+1. start the candlekit emulator (Hyperliquid's API on a seeded SYNTHETIC market) on
+   127.0.0.1 with its clock frozen at ``now``;
+2. backfill BTC, ETH, SOL and the HIP-3 coin ``xyz:NVDA`` at 1m, 1h and 1d from ``start``
+   (1m history before the upstream's 5000-candle window is reported, not invented);
+3. advance the emulator's clock by ``advance`` and backfill again, so the store ends up
+   holding more 1m history than the upstream serves at any one time;
+4. render the backfill and coverage reports to HTML with papermill and nbconvert.
+
+Nothing touches the network beyond 127.0.0.1. Everything stored is labelled source
+``"emulator"`` and every report says SYNTHETIC DATA. Running it again stores nothing twice:
+the backfill plans from the store and the store upserts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
-from .gaps import find_gaps
-from .resample import resample
+from .backfill import Task, backfill
+from .backfill.summary import summarize_task
+from .coverage import gap_table
 from .store import Store
-from .synthetic import synthetic_candles
-from .timeutil import to_timestamp
+from .timeutil import TimeLike, to_timestamp
 
-__all__ = ["DEMO_INTERVALS", "DEMO_SYMBOLS", "DemoResult", "run_demo"]
+__all__ = ["DEMO_INTERVALS", "DEMO_NOW", "DEMO_SYMBOLS", "DemoResult", "run_demo"]
 
 DEMO_SYMBOLS = ("BTC", "ETH", "SOL", "xyz:NVDA")
-DEMO_INTERVALS = ("5m", "1h", "4h", "1d", "1w")
-SOURCE = "synthetic"
+DEMO_INTERVALS = ("1m", "1h", "1d")
+DEMO_NOW = "2026-11-01T00:00Z"
+DEMO_START = "2026-10-01"
+REPORTS = ("backfill", "coverage_report")
 
 
 @dataclass
 class DemoResult:
-    """What the demo stored and found."""
+    """What the demo stored, learned and rendered."""
 
     store: Store
+    tasks: list[Task]
     coverage: pd.DataFrame
+    upstream: pd.DataFrame
     gaps: pd.DataFrame
-    outage: tuple[str, pd.Timestamp, pd.Timestamp] | None
+    clock: tuple[pd.Timestamp, pd.Timestamp]
+    reports: dict[str, Path] = field(default_factory=dict)
 
 
 def run_demo(store: Store | None = None, *, symbols: tuple[str, ...] = DEMO_SYMBOLS,
-             start: str = "2026-10-01", end: str = "2026-11-01", seed: int = 7,
-             intervals: tuple[str, ...] = DEMO_INTERVALS,
-             outage: tuple[str, str, str] | None = ("ETH", "2026-10-14T03:00Z",
-                                                    "2026-10-14T05:30Z"),
-             progress: bool = True) -> DemoResult:
-    """Generate a seeded synthetic market at 1m, store it, resample it and audit it.
+             intervals: tuple[str, ...] = DEMO_INTERVALS, start: TimeLike = DEMO_START,
+             now: TimeLike = DEMO_NOW, advance: str = "2d", seed: int = 7,
+             reports_dir: str | Path | None = "reports", progress: bool = True) -> DemoResult:
+    """Run the emulator -> backfill -> advance -> backfill -> reports demo.
 
     Parameters
     ----------
     store : Store, optional
-        Where to write (default: ``Store()``, i.e. ``$CANDLEKIT_DATA`` or ``./data``).
-    symbols : tuple of str
-        Coins to generate (any names work, HIP-3 ``dex:COIN`` included).
-    start, end : str
-        The 1m range generated, ``[start, end)``.
+        Where to write (default ``Store()``: ``$CANDLEKIT_DATA`` or ``./data``).
+    symbols, intervals : tuple of str
+        Series to backfill (every combination).
+    start : time
+        First candle asked for.
+    now : time
+        The emulator's frozen clock for the first backfill.
+    advance : str
+        How far the clock moves before the second backfill (a pandas offset like ``"2d"``).
     seed : int
         Seed of the synthetic market.
-    intervals : tuple of str
-        Coarser intervals resampled from 1m and stored.
-    outage : (symbol, start, end) or None
-        A simulated upstream outage: 1m candles of ``symbol`` in ``[start, end)`` are left
-        out, so the gap table has something real to show.
+    reports_dir : path or None
+        Where the HTML reports go; ``None`` skips rendering.
     progress : bool
-        Show a tqdm progress bar.
+        Show tqdm progress bars.
 
     Returns
     -------
     DemoResult
-        The store, its coverage table and the gaps of every stored series in the range.
     """
+    from .emulator import Emulator
+    from .sources import Hyperliquid
+
     store = store if store is not None else Store()
-    cut = None
-    if outage is not None:
-        cut = (outage[0], to_timestamp(outage[1]), to_timestamp(outage[2]))
-    steps = [(s, iv) for s in symbols for iv in ("1m", *intervals)]
-    bar = tqdm(steps, desc="demo", unit="series", disable=not progress)
-    base: pd.DataFrame | None = None
-    for symbol, interval in bar:
-        bar.set_postfix_str(f"{symbol} {interval}")
-        if interval == "1m":
-            base = synthetic_candles(symbol, "1m", start, end, seed=seed)
-            if cut is not None and cut[0] == symbol:
-                keep = (base.index < cut[1]) | (base.index >= cut[2])
-                attrs = dict(base.attrs)
-                base = base[keep]
-                base.attrs = attrs
-            frame = base
-        else:
-            frame = resample(base, interval)
-        store.write(frame)
-    gaps = []
-    for symbol in symbols:
-        for interval in ("1m", *intervals):
-            df = store.read(symbol, interval, source=SOURCE)
-            found = find_gaps(df, start=start, end=end)
-            if len(found):
-                gaps.append(found.assign(symbol=symbol, interval=interval, source=SOURCE))
-    gap_table = (pd.concat(gaps, ignore_index=True) if gaps else
-                 pd.DataFrame(columns=["start", "end", "missing_candles", "symbol", "interval",
-                                       "source"]))
-    gap_table = gap_table[["symbol", "interval", "source", "start", "end", "missing_candles"]]
-    coverage = store.coverage(source=SOURCE)
-    return DemoResult(store=store, coverage=coverage, gaps=gap_table, outage=cut)
+    first = to_timestamp(now)
+    tasks = []
+    with Emulator("hyperliquid", seed=seed, now=first, budget=None) as emu:
+        source = Hyperliquid(emu.url, weight_budget=10**9)  # the emulator enforces no budget
+        tasks.append(backfill(list(symbols), list(intervals), start=start, source=source,
+                              store=store, progress=progress))
+        emu.advance(advance)
+        second = to_timestamp(emu.now_ms)
+        tasks.append(backfill(list(symbols), list(intervals), start=start, source=source,
+                              store=store, progress=progress))
+        rendered: dict[str, Path] = {}
+        if reports_dir is not None:
+            rendered = _render(store, emu.url, symbols, intervals, start, reports_dir,
+                               progress=progress)
+    summary = summarize_task(tasks[-1], store=store)
+    gaps = gap_table(store, symbols=list(symbols), intervals=list(intervals),
+                     sources=[summary.status.source], window=(start, second))
+    return DemoResult(store=store, tasks=tasks, coverage=summary.stored,
+                      upstream=summary.upstream, gaps=gaps, clock=(first, second),
+                      reports=rendered)
+
+
+def _render(store: Store, url: str, symbols: tuple[str, ...], intervals: tuple[str, ...],
+            start: TimeLike, reports_dir: str | Path, *, progress: bool) -> dict[str, Path]:
+    from .report import render_report
+
+    out: dict[str, Path] = {}
+    params = {
+        "backfill": {"symbols": list(symbols), "intervals": list(intervals),
+                     "start": str(to_timestamp(start).date()), "source": "emulator",
+                     "base_url": url, "data_dir": str(store.root)},
+        "coverage_report": {"data_dir": str(store.root), "window": "7d"},
+    }
+    for name in REPORTS:
+        result = render_report(name, parameters=params[name], output_dir=reports_dir,
+                               progress=progress)
+        out[name] = result.html
+    return out

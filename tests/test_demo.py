@@ -1,62 +1,59 @@
-"""The offline demo: synthetic market -> store -> resample -> coverage and gaps."""
+"""The offline demo: emulator -> backfill -> advance the clock -> backfill -> reports."""
 
 import pandas as pd
 import pytest
 
 from candlekit.demo import run_demo
+from candlekit.emulator import Emulator
 from candlekit.store import Store
+
+SYMBOLS = ("BTC", "xyz:NVDA")
+INTERVALS = ("1m", "1d")
+NOW = "2026-11-01T00:00Z"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("demo-store"))
-    kw = {"symbols": ("BTC", "xyz:NVDA"), "start": "2026-10-01", "end": "2026-10-08",
-          "intervals": ("1h", "1d", "1w"),
-          "outage": ("BTC", "2026-10-03T01:00Z", "2026-10-03T02:30Z"), "progress": False}
+    kw = {"symbols": SYMBOLS, "intervals": INTERVALS, "start": "2026-10-20", "now": NOW,
+          "advance": "2d", "reports_dir": None, "progress": False}
     return run_demo(store, **kw), kw
 
 
-def test_demo_coverage_lists_every_series_as_synthetic(demo):
-    result, kw = demo
-    cov = result.coverage
-    assert set(cov["source"]) == {"synthetic"}
-    assert set(zip(cov["symbol"], cov["interval"])) == {
-        (s, i) for s in kw["symbols"] for i in ("1m", "1h", "1d", "1w")}
-    row = cov[(cov.symbol == "xyz:NVDA") & (cov.interval == "1m")].iloc[0]
-    assert row["total_candles"] == 7 * 1440
-    assert row["earliest"] == pd.Timestamp("2026-10-01", tz="UTC")
-    assert row["latest"] == pd.Timestamp("2026-10-07T23:59", tz="UTC")
-    btc = cov[(cov.symbol == "BTC") & (cov.interval == "1m")].iloc[0]
-    assert btc["total_candles"] == 7 * 1440 - 90
-
-
-def test_demo_gap_table_finds_exactly_the_outage(demo):
+def test_demo_stores_the_emulators_truth_past_its_window(demo):
     result, _ = demo
+    assert result.clock == (pd.Timestamp(NOW), pd.Timestamp("2026-11-03T00:00Z"))
+    with Emulator("hyperliquid", seed=7, now=result.clock[1], budget=None) as emu:
+        for symbol in SYMBOLS:
+            for interval in INTERVALS:
+                stored = result.store.read(symbol, interval, source="emulator")
+                truth = emu.truth(symbol, interval, stored.index[0], "2026-11-03")
+                pd.testing.assert_frame_equal(stored, truth, check_like=True)
+    one_min = result.store.read("BTC", "1m", source="emulator")
+    assert len(one_min) == 5000 + 2 * 1440  # more than the upstream's window ever holds
+
+
+def test_demo_reports_where_history_ends(demo):
+    result, _ = demo
+    up = result.upstream.set_index(["symbol", "interval"])
+    first_window = pd.Timestamp(NOW) - pd.Timedelta(minutes=5000)
+    for symbol in SYMBOLS:
+        earliest = up.loc[(symbol, "1m"), "earliest_available"]
+        assert earliest == first_window  # learned by the first task, kept by the second
+        before = (earliest - pd.Timestamp("2026-10-20", tz="UTC")) // pd.Timedelta("1min")
+        assert up.loc[(symbol, "1m"), "unavailable"] == before  # not requested again
+        assert pd.isna(up.loc[(symbol, "1d"), "earliest_available"])
     gaps = result.gaps
-    one_min = gaps[(gaps.symbol == "BTC") & (gaps.interval == "1m")]
-    assert len(one_min) == 1
-    g = one_min.iloc[0]
-    assert g["start"] == pd.Timestamp("2026-10-03T01:00", tz="UTC")
-    assert g["end"] == pd.Timestamp("2026-10-03T02:29", tz="UTC")
-    assert g["missing_candles"] == 90
-    # hours still have candles (partially filled), and NVDA has no gaps at all
-    assert gaps[gaps.symbol == "xyz:NVDA"].empty
-
-
-def test_demo_marks_incomplete_buckets_not_closed(demo):
-    result, _ = demo
-    hours = result.store.read("BTC", "1h", source="synthetic")
-    partial = hours.loc[pd.Timestamp("2026-10-03T02:00", tz="UTC")]
-    assert not partial["closed"]
-    assert hours.drop(index=[pd.Timestamp("2026-10-03T01:00", tz="UTC"),
-                             pd.Timestamp("2026-10-03T02:00", tz="UTC")],
-                      errors="ignore")["closed"].sum() >= 7 * 24 - 3
+    assert set(gaps["interval"]) == {"1m"}  # only the history the upstream never had
+    assert (gaps["start"] == pd.Timestamp("2026-10-20", tz="UTC")).all()
+    assert (gaps["end"] == first_window).all()
 
 
 def test_demo_twice_stores_nothing_twice(demo):
     result, kw = demo
     before = result.coverage.sort_values(["symbol", "interval"]).reset_index(drop=True)
-    again = run_demo(result.store, **kw).coverage.sort_values(
-        ["symbol", "interval"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(before[["symbol", "interval", "total_candles"]],
-                                  again[["symbol", "interval", "total_candles"]])
+    again = run_demo(result.store, **kw)
+    after = again.coverage.sort_values(["symbol", "interval"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after)
+    fetched = [t.status().candles_fetched for t in again.tasks]
+    assert fetched == [0, 0]

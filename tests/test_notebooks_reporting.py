@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -121,17 +122,25 @@ def test_the_python3_kernel_is_this_environment():
     assert Path(cmd[0]).resolve() == Path(sys.executable).resolve()
 
 
-def test_notebooks_are_committed_clean():
-    for path in (COVERAGE_NB, EXPLORER_NB):
+ALL_NOTEBOOKS = sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def test_every_notebook_is_committed_clean_with_one_parameters_cell_of_literals():
+    import ast
+
+    assert {p.name for p in ALL_NOTEBOOKS} >= {"backfill.ipynb", "coverage_report.ipynb",
+                                               "explorer.ipynb"}
+    for path in ALL_NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
         assert nb.metadata.kernelspec.name == "python3"
         code = [c for c in nb.cells if c.cell_type == "code"]
-        assert all(not c.outputs and c.execution_count is None for c in code)
+        assert all(not c.outputs and c.execution_count is None for c in code), path.name
         tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
-        assert tagged == [code[0]]  # one parameters cell, the first code cell
-        for line in code[0].source.splitlines():  # literals only
-            assert re.fullmatch(r"\w+ = (None|\"[^\"]*\")(  # .*)?", line), line
+        assert tagged == [code[0]], path.name  # one parameters cell, the first code cell
+        for node in ast.parse(code[0].source).body:  # literals only
+            assert isinstance(node, ast.Assign), (path.name, ast.dump(node))
+            ast.literal_eval(node.value)
 
 
 def test_coverage_report_shows_the_synthetic_banner_and_the_tables(coverage_nb):
@@ -190,7 +199,7 @@ def test_explorer_notebook_draws_its_selection_without_a_frontend(explorer_nb):
     assert {"candlekit-symbol", "candlekit-chart", "candlekit-status"} <= classes
 
 
-def test_nbval_runs_every_cell_of_both_notebooks(filled_store, tmp_path):
+def test_nbval_runs_every_cell_of_every_notebook(filled_store, tmp_path):
     # a probe notebook in the same run proves that nbval really executes cells, in this
     # environment's Python, with the store the report notebooks see
     marker = tmp_path / "probe.json"
@@ -201,17 +210,21 @@ def test_nbval_runs_every_cell_of_both_notebooks(filled_store, tmp_path):
     probe.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                     "language": "python"}
     nbformat.write(probe, tmp_path / "probe.ipynb")
-    env = {**os.environ, "CANDLEKIT_DATA": str(filled_store),
+    store = tmp_path / "store"  # a copy: the backfill notebook writes into it
+    shutil.copytree(filled_store, store)
+    env = {**os.environ, "CANDLEKIT_DATA": str(store),
            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
          "--nbval-cell-timeout=120", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
-         str(COVERAGE_NB), str(EXPLORER_NB), str(tmp_path / "probe.ipynb")],
+         *map(str, ALL_NOTEBOOKS), str(tmp_path / "probe.ipynb")],
         check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     cells = sum(len([c for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "code"])
-                for p in (COVERAGE_NB, EXPLORER_NB))
+                for p in ALL_NOTEBOOKS)
     assert re.search(rf"\b{cells + 1} passed\b", result.stdout), result.stdout[-2000:]
     executable, data = json.loads(marker.read_text())
     assert Path(executable).resolve() == Path(sys.executable).resolve()
-    assert data == str(filled_store)
+    assert data == str(store)
+    # the backfill notebook ran its default task against the in-kernel emulator
+    assert "emulator" in Store(store).sources()

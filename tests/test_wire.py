@@ -395,3 +395,18 @@ def test_unusual_but_valid_decimals_are_read(good):
         rec.update(o="1", h="1", l="1", c="1", v=good.lstrip("-+"))
     df = from_wire([rec], now=10**13)
     assert df.iloc[0]["close"] == (float(good) if float(good) > 0 else 1.0)
+
+
+def test_from_wire_output_passes_the_schema_even_from_messy_pages():
+    from candlekit.schema import validate
+    from candlekit.synthetic import synthetic_candles
+
+    df = synthetic_candles("ETH", "5m", "2025-09-01", "2025-09-02", seed=4)
+    records = to_wire(df)
+    messy = records[100:] + records[:150] + records[10:20]  # out of order, overlapping
+    got = from_wire(messy, now="2025-09-01T12:02Z")
+    validate(got)
+    assert got.index.is_monotonic_increasing and got.index.is_unique
+    assert len(got) == 288
+    closed = got["closed"].to_numpy()
+    assert closed[:144].all() and not closed[144:].any()  # T < 12:02 only up to 11:55

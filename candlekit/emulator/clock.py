@@ -42,6 +42,8 @@ def duration_ms(value: Any) -> int:
         return int(value)
     if isinstance(value, str) and value in INTERVALS:
         return parse_interval(value).nominal_ms
+    if isinstance(value, str) and value[:-1].isdigit() and value[-1:] == "d":
+        return int(value[:-1]) * 86_400_000  # "2d": pandas is retiring lowercase days
     try:
         td = pd.Timedelta(value)
     except (ValueError, TypeError) as exc:
