@@ -87,3 +87,16 @@ def test_cli_report(fixture_nb, tmp_path, capsys):
     assert main(["report", str(fixture_nb), "-p", "bogus", "1", "--output-dir",
                  str(out_dir)]) == 2
     assert "Unknown parameter" in capsys.readouterr().err
+
+
+def test_reports_are_readable_by_others(fixture_nb, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        result = render_report(fixture_nb, output_dir=tmp_path / "r", progress=False)
+    finally:
+        os.umask(old)
+    for path in (result.html, result.notebook):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
