@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench lab venv clean
 
 venv: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
-## The main job: an offline end-to-end run on a seeded synthetic market, stored under data/.
+## The main job: offline emulator -> backfill -> advance clock -> backfill -> HTML reports/.
 demo: $(STAMP)
 	$(BIN)/candlekit demo
 
@@ -25,6 +25,10 @@ test: $(STAMP)
 ## Speed and memory benchmarks, printing ratios against their baselines.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+## JupyterLab on the notebooks (the explorer: notebooks/explorer.ipynb).
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/explorer.ipynb
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
