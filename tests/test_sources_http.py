@@ -87,10 +87,11 @@ def test_server_errors_then_success(up):
 def test_every_attempt_is_charged_to_the_limiter(up):
     up.push(Action(status=500))
     hl = client(up)
+    before = hl.limiter.used()
     fetch(hl, up)
     # the failed attempt keeps its upper bound (360 buckets -> 26), the answer its actual
     assert hl.stats.weight == 26 + 26
-    assert hl.limiter.used() == hl.stats.weight
+    assert hl.limiter.used() - before == hl.stats.weight
 
 
 def test_429_honours_retry_after_and_holds_the_limiter(up):
@@ -170,10 +171,11 @@ def test_a_body_that_is_not_a_list_is_asked_again(up):
 
 
 def test_a_read_timeout_is_retried(up):
-    up.push(Action(sleep=1.0))
-    hl = client(up, timeout=0.25)
+    up.push(Action(sleep=1.5))
+    hl = client(up, timeout=0.5)
     fetch(hl, up)
-    assert hl.stats.failures == {"timeout": 1} and hl.stats.retries == 1
+    assert hl.stats.failures["timeout"] >= 1 and hl.stats.retries >= 1
+    assert hl.stats.by_status == {200: 1}
 
 
 def test_a_dropped_connection_is_retried(up):

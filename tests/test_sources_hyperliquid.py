@@ -101,11 +101,19 @@ def test_an_empty_page_where_data_must_exist_is_asked_again(up):
     pd.testing.assert_frame_equal(df, up.truth("BTC", "1m", start, end))
 
 
+def test_right_after_a_full_page_an_empty_answer_is_re_asked_twice_as_often(up):
+    up.push(Action(), *[Action(edit=lambda r: [])] * 4)
+    hl = client(up)                                          # confirm_empty=3 -> 6 here
+    pages = list(hl.iter_pages("BTC", "1m", "2026-10-20", "2026-10-30"))
+    assert pages[1].requests == 5 and pages[1].records == 5000
+    assert sum(len(p.frame) for p in pages) == 14400
+
+
 def test_a_range_before_listing_is_believed_empty_after_confirm_empty_re_asks(up):
     hl = client(up, confirm_empty=2)
     df = hl.candles("BTC", "1d", "2020-01-01", "2021-01-01", progress=False)
     assert df.empty and df.attrs["symbol"] == "BTC" and df.attrs["source"] == "hyperliquid"
-    assert len(up.candle_requests()) == 3                    # 1 + 2 re-asks
+    assert len(up.candle_requests()) == 5          # 1 + 2 * 2 re-asks: a first page
     kinds = [r.payload["type"] for r in up.received if r.payload["type"] != "candleSnapshot"]
     assert kinds == ["meta", "perpDexs", "meta", "spotMeta"]  # the coin was checked once
 
@@ -213,18 +221,27 @@ def test_progress_bar_counts_buckets(up, capsys):
     assert "7200/7200" in err and "BTC 1m" in err
 
 
-def test_a_budget_bound_run_fills_the_slack_with_shorter_pages_and_never_gets_429():
-    # the server enforces 230 weight per 0.6 s; full pages weigh 104, so two fit and the
-    # remaining 22 buy a 120-candle page instead of idling
+def test_a_budget_bound_run_keeps_whole_pages_and_never_gets_429():
     with FakeUpstream(now=NOW, budget=230, budget_window=0.6) as up:
         hl = client(up, weight_budget=230, weight_window=0.6)
         start, end = "2026-10-10", "2026-10-20"               # 14400 candles
         df = hl.candles("BTC", "1m", start, end, progress=False)
         pd.testing.assert_frame_equal(df, up.truth("BTC", "1m", start, end))
+        assert 429 not in up.statuses and hl.stats.wait_seconds > 0
+        assert len(up.candle_requests()) == math.ceil(14400 / 5000)
+
+
+def test_fill_budget_spends_the_slack_on_shorter_pages_and_never_gets_429():
+    # the server enforces 230 weight per 0.6 s; full pages weigh 104, so two fit and the
+    # remaining 22 buy a 120-candle page instead of idling
+    with FakeUpstream(now=NOW, budget=230, budget_window=0.6) as up:
+        hl = client(up, weight_budget=230, weight_window=0.6, fill_budget=True)
+        start, end = "2026-10-10", "2026-10-20"
+        df = hl.candles("BTC", "1m", start, end, progress=False)
+        pd.testing.assert_frame_equal(df, up.truth("BTC", "1m", start, end))
         assert 429 not in up.statuses and hl.stats.rate_limited == 0
         spans = [r["endTime"] + 1 - r["startTime"] for r in up.candle_requests()]
         assert min(spans) < 5000 * MINUTE                    # a shorter page was used
-        assert hl.stats.wait_seconds > 0                     # and pacing did wait
 
 
 def test_several_clients_share_the_host_budget_without_429():

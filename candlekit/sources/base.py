@@ -9,8 +9,8 @@ A source answers one question, "the candles of this coin and interval with open 
   candles the upstream chose to send); a page with fewer records covered its whole range;
 * no candle opens after the server's clock, so paging stops at the bucket after it;
 * an empty page for a range that should hold data (it starts more than a bucket before
-  the server's clock) is asked again up to ``confirm_empty`` times (twice that right
-  after a page whose data reached it) before it is believed;
+  the server's clock) is asked again up to ``confirm_empty`` times (twice that for the
+  first page, or right after a page whose data reached it) before it is believed;
 * an empty first page makes the source check the coin against its listing, so a typo
   raises :class:`~candlekit.errors.UnknownSymbolError` instead of returning nothing.
 """
@@ -383,14 +383,15 @@ class Source(abc.ABC):
     def _confirm_empty(self, page: Page, iv: Interval, *, first: bool, dense: bool) -> Page:
         """Re-ask an empty page whose range should hold data; check the coin if first.
 
-        ``confirm_empty`` re-asks, twice as many right after data that reached the page's
-        start (``dense``): candles that stop exactly at a page boundary are rare, and
-        believing a spurious empty answer there would lose the rest of the range.
+        ``confirm_empty`` re-asks; twice as many where candles are expected: the first page
+        of a listed coin (the range asked for), or right after data that reached the
+        page's start (``dense``; candles rarely stop exactly at a page boundary).
+        Believing a spurious empty answer there would lose the rest of the range.
         """
         if first:
             self.check_symbol(page.symbol)
         requests = page.requests
-        for _ in range(self.confirm_empty * (2 if dense else 1)):
+        for _ in range(self.confirm_empty * (2 if dense or first else 1)):
             if page.records or page.start_ms >= page.server_now_ms - iv.nominal_ms:
                 break
             self.stats.add(retries=1, failure="empty")

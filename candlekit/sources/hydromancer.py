@@ -42,7 +42,7 @@ class Hydromancer(InfoSource):
     base_url : str, optional
         Default: ``HYDROMANCER_API_URL``, else ``https://api.hydromancer.xyz``.
     timeout, max_retries, backoff_factor, backoff_max, weight_budget, weight_window,
-    confirm_empty, session
+    confirm_empty, fill_budget, session
         See :class:`~candlekit.sources.info.InfoSource`; every request weighs 20 points.
 
     Raises
@@ -62,7 +62,8 @@ class Hydromancer(InfoSource):
                  timeout: float | tuple[float, float] = 10.0, max_retries: int = 5,
                  backoff_factor: float = 0.25, backoff_max: float = 30.0,
                  weight_budget: int | None = None, weight_window: float | None = None,
-                 confirm_empty: int = 3, session: requests.Session | None = None):
+                 confirm_empty: int = 3, fill_budget: bool = False,
+                 session: requests.Session | None = None):
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         if not isinstance(key, str) or not key.strip():
             raise SourceConfigError(
@@ -74,7 +75,8 @@ class Hydromancer(InfoSource):
         super().__init__(url, timeout=timeout, max_retries=max_retries,
                          backoff_factor=backoff_factor, backoff_max=backoff_max,
                          weight_budget=weight_budget, weight_window=weight_window,
-                         confirm_empty=confirm_empty, session=session)
+                         confirm_empty=confirm_empty, fill_budget=fill_budget,
+                         session=session)
         self._api_key = key.strip()
 
     def _headers(self) -> dict[str, str]:

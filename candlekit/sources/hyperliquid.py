@@ -31,7 +31,7 @@ class Hyperliquid(InfoSource):
     base_url : str, optional
         Default ``https://api.hyperliquid.xyz``.
     timeout, max_retries, backoff_factor, backoff_max, weight_budget, weight_window,
-    confirm_empty, session
+    confirm_empty, fill_budget, session
         See :class:`~candlekit.sources.info.InfoSource`.
 
     Notes

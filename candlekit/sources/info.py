@@ -238,6 +238,11 @@ class InfoSource(Source):
         Window length in seconds (default 60).
     confirm_empty : int, default 3
         Re-asks of an empty page whose range should hold data.
+    fill_budget : bool, default False
+        When the budget binds, ask :meth:`iter_pages` for shorter pages that fit the weight
+        whole pages leave over (Hyperliquid: 1200 - 11 * 104 = 56 per window), so a busy
+        client uses close to 100% of the budget instead of at most 95.3%, at the cost of
+        more requests than ``ceil(candles / 5000) + 1``.
     session : requests.Session, optional
         Session to use; candlekit mounts its retrying adapter on it.
     """
@@ -250,8 +255,9 @@ class InfoSource(Source):
                  = 10.0, max_retries: int = 5, backoff_factor: float = 0.25,
                  backoff_max: float = 30.0, weight_budget: int | None = None,
                  weight_window: float | None = None, confirm_empty: int = 3,
-                 session: requests.Session | None = None):
+                 fill_budget: bool = False, session: requests.Session | None = None):
         super().__init__(confirm_empty=confirm_empty)
+        self.fill_budget = bool(fill_budget)
         self.base_url = _check_url(base_url if base_url is not None else self.default_url)
         self.url = f"{self.base_url}/info"
         self.timeout = _check_timeout(timeout)
@@ -443,7 +449,7 @@ class InfoSource(Source):
 
     def _next_page_end(self, interval: Interval, cursor: int, end_ms: int, *,
                        dense: bool) -> int:
-        """A shorter page when the budget would make a whole one wait.
+        """With ``fill_budget``: a shorter page when the budget would make a whole one wait.
 
         Inside dense data (the previous page reached ``cursor``): when a whole page's
         weight is not free and will not be for a while (``partial_tolerance`` of the
@@ -451,7 +457,7 @@ class InfoSource(Source):
         by whole pages then buys candles instead of idling, so a busy client keeps the
         whole budget in use.
         """
-        if not dense:
+        if not (self.fill_budget and dense):
             return end_ms
         full = self._candle_upper(interval, cursor, end_ms)
         tolerance = self.limiter.window * self.partial_tolerance

@@ -302,6 +302,8 @@ class FakeUpstream:
                     self.send_header("X-Candlekit-Emulator", fake.mode)
                 for k, v in action.headers.items():
                     self.send_header(k, v)
+                if action.cut is not None:
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(sent)
                 if action.cut is not None:
