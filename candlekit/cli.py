@@ -216,6 +216,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_symbols(args: argparse.Namespace) -> int:
+    if args.upstream:
+        from .connect import connect
+
+        listing = connect(args.upstream, base_url=args.base_url).symbols()
+        if args.json:
+            print(_to_json(listing))
+        else:
+            print(_table(listing))
+        return 0
     symbols = _store(args).symbols(source=args.source)
     if args.json:
         print(json.dumps({"symbols": symbols}))
@@ -313,8 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_backfill_parsers(sub)  # backfill, tasks [list|status|cancel|delete|resume]
     add_emulator_parser(sub)
 
-    p = sub.add_parser("symbols", parents=[common], help="symbols in the store")
-    p.add_argument("--source")
+    p = sub.add_parser("symbols", parents=[common],
+                       help="symbols in the store, or the coins an upstream lists")
+    p.add_argument("--source", help="store: only this source label")
+    p.add_argument("--upstream", metavar="SOURCE",
+                   help="list the coins of hyperliquid, hydromancer or emulator instead "
+                        "(perps, HIP-3 dex:COIN, spot @N) with one request each")
+    p.add_argument("--base-url", help="with --upstream: the API's URL (default: its own)")
     p.set_defaults(func=cmd_symbols)
     return parser
 

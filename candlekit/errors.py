@@ -21,6 +21,7 @@ __all__ = [
     "RateLimitError",
     "ResampleError",
     "SeriesNotFoundError",
+    "SourceConfigError",
     "SourceError",
     "StoreError",
     "TaskError",
@@ -140,6 +141,10 @@ class SourceError(CandlekitError, OSError):
         self.status = status
         self.body = body
         super().__init__(message)
+
+
+class SourceConfigError(CandlekitError, ValueError):
+    """Invalid source options: an unknown source name, a bad budget, a missing API key."""
 
 
 class UpstreamError(SourceError):

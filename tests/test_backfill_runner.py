@@ -409,3 +409,24 @@ def test_deleting_a_running_task_stops_it_and_keeps_its_candles(store):
     assert deleted.is_set() and not task._thread.is_alive() and task.error is None
     assert reg.list().empty
     assert 0 < len(stored(store, "BTC", "1m")) < 700
+
+
+class RepeatingSource(FakeSource):
+    """An upstream that repeats 10 records inside each full page (the client dedupes them):
+    the page has the maximum number of records but fewer candles."""
+
+    def fetch_page(self, symbol, interval, start_ms, end_ms):
+        page = super().fetch_page(symbol, interval, start_ms, end_ms)
+        if not page.full:
+            return page
+        frame = page.frame.iloc[:-10]
+        frame.attrs = dict(page.frame.attrs)
+        return Page(symbol=page.symbol, interval=page.interval, start_ms=page.start_ms,
+                    end_ms=page.end_ms, frame=frame, records=self.page_limit, full=True,
+                    requests=1, server_now_ms=page.server_now_ms)
+
+
+def test_a_full_page_of_repeated_records_is_not_taken_for_the_end(store):
+    src = RepeatingSource(page_limit=500)
+    backfill("BTC", "1m", start="2026-10-09", source=src, store=store, progress=False)
+    assert_same(stored(store, "BTC", "1m"), src.truth("BTC", "1m", "2026-10-09", NOW + M))

@@ -139,3 +139,15 @@ def test_import_file_and_directory(tmp_path, capsys, freqtrade_dir):
     rows = json.loads(capsys.readouterr().out)
     assert [(r["symbol"], r["interval"]) for r in rows] == [("BTC", "1d")]
     assert rows[0]["inserted"] == rows[0]["candles"] > 300
+
+
+def test_symbols_upstream_lists_perps_hip3_and_spot(capsys):
+    from candlekit.emulator import Emulator
+
+    with Emulator("hyperliquid", now="2026-11-01T00:00Z", budget=None) as emu:
+        assert main(["symbols", "--upstream", "emulator", "--base-url", emu.url,
+                     "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    kinds = {r["symbol"]: r["kind"] for r in rows}
+    assert kinds["BTC"] == "perp" and kinds["xyz:NVDA"] == "hip3"
+    assert kinds["@107"] == "spot" and kinds["PURR/USDC"] == "spot"

@@ -215,7 +215,7 @@ def test_an_unknown_coin_answer_becomes_unknown_symbol_error_with_suggestions(up
         hl.candles("BTCC", "1m", START, END, progress=False)
     text = str(info.value)
     assert "Unknown coin: BTCC" in text          # the upstream's words
-    assert "did you mean 'BTC'?" in text and "`candlekit symbols`" in text
+    assert "did you mean 'BTC'?" in text and "`candlekit symbols --upstream SOURCE`" in text
 
 
 def test_a_given_session_gets_the_retrying_adapter(up):

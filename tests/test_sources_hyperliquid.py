@@ -127,8 +127,8 @@ def test_an_unlisted_coin_answered_with_an_empty_list_raises_with_suggestions():
     with (FakeUpstream(now=NOW, unknown_as_empty=True) as up,
           pytest.raises(UnknownSymbolError) as info):
         client(up).candles("BTCC", "1h", "2026-10-01", progress=False)
-    assert str(info.value) == ("Unknown coin 'BTCC' on hyperliquid; `candlekit symbols` "
-                               "lists coins; did you mean 'BTC'?")
+    assert str(info.value) == ("Unknown coin 'BTCC' on hyperliquid; `candlekit symbols "
+                               "--upstream SOURCE` lists coins; did you mean 'BTC'?")
     assert len(up.candle_requests()) == 1                    # no re-asks for a typo
 
 

@@ -371,7 +371,7 @@ class Runner:
         now = int(page.server_now_ms)
         t = page.frame.index.asi8
         inside = self._clean(sr, page.frame, s, e, now)
-        if len(page.frame) >= self.limit and int(t[-1]) < e:  # more may follow
+        if page.full and int(t[-1]) < e:  # the server gave its maximum: more may follow
             cover = self._next(sr, int(t[-1]))
         else:  # the answer holds everything in [s, min(e, req_end))
             cover = min(e, req_end)

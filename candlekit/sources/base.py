@@ -29,9 +29,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import (
-    CandlekitError,
     InvalidIntervalError,
     InvalidTimeError,
+    SourceConfigError,
     SourceError,
     UnknownSymbolError,
 )
@@ -42,10 +42,6 @@ from ..timeutil import TimeLike, to_ms, to_timestamp, utc_now_ms
 from .listing import unknown_symbol_message
 
 __all__ = ["Page", "RequestStats", "Source", "SourceConfigError"]
-
-
-class SourceConfigError(CandlekitError, ValueError):
-    """Invalid source options: an unknown source name, a bad budget, a missing API key."""
 
 
 @dataclass(frozen=True)
@@ -298,7 +294,7 @@ class Source(abc.ABC):
     def _check_symbol_name(self, symbol: Any) -> str:
         if not isinstance(symbol, str) or not symbol.strip():
             raise UnknownSymbolError(f"Empty or missing coin {symbol!r}: pass a coin name such "
-                                     "as 'BTC' (`candlekit symbols` lists them).", symbol)
+                                     "as 'BTC' (`candlekit symbols --upstream SOURCE` lists them).", symbol)
         return symbol
 
     def _plan(self, symbol: Any, interval: Any, start: TimeLike, end: TimeLike | None

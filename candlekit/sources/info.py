@@ -298,7 +298,7 @@ class InfoSource(Source):
         return {}
 
     def _status_hint(self, status: int) -> str:
-        return ("Check the coin (`candlekit symbols`), the interval and the time range; "
+        return ("Check the coin (`candlekit symbols --upstream SOURCE`), the interval and the time range; "
                 "if they are right, the upstream changed its API: report it.")
 
     # --- one logical request -------------------------------------------------------------

@@ -173,9 +173,9 @@ def unknown_symbol_message(symbol: str, label: str, listing: pd.DataFrame | None
     >>> listing = pd.DataFrame({"symbol": ["BTC", "ETH"], "kind": "perp", "dex": "",
     ...                         "name": ["BTC", "ETH"]})
     >>> unknown_symbol_message("BTCC", "hyperliquid", listing)
-    "Unknown coin 'BTCC' on hyperliquid; `candlekit symbols` lists coins; did you mean 'BTC'?"
+    "Unknown coin 'BTCC' on hyperliquid; `candlekit symbols --upstream SOURCE` lists coins; did you mean 'BTC'?"
     """
-    text = f"Unknown coin {symbol!r} on {label}; `candlekit symbols` lists coins"
+    text = f"Unknown coin {symbol!r} on {label}; `candlekit symbols --upstream SOURCE` lists coins"
     hints = suggest(symbol, listing)
     if hints:
         text += "; did you mean " + " or ".join(repr(h) for h in hints) + "?"
