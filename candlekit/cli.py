@@ -69,14 +69,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    cov = _store(args).coverage(symbol=args.symbol, interval=args.interval, source=args.source)
-    synthetic = is_synthetic(cov)
+    from .coverage import coverage_table, format_coverage
+
+    cov = coverage_table(_store(args), symbols=args.symbol, intervals=args.interval,
+                         sources=args.source, window=args.window)
     if args.json:
         print(_to_json(cov))
         return 0
-    if synthetic:
+    if is_synthetic(cov):
         print(SYNTHETIC_BANNER)
-    print(_table(cov))
+    print(_table(format_coverage(cov)) if len(cov) else "(nothing stored)")
     return 0
 
 
@@ -250,10 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reports", action="store_true", help="skip rendering the reports")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("coverage", parents=[common], help="what the store holds, per series")
-    p.add_argument("--symbol")
-    p.add_argument("--interval")
-    p.add_argument("--source")
+    p = sub.add_parser("coverage", parents=[common],
+                       help="what the store holds, per series, with completeness %%")
+    p.add_argument("--symbol", help="only this symbol")
+    p.add_argument("--interval", help="only this interval")
+    p.add_argument("--source", help="only this source label")
+    p.add_argument("--window", help="the latest window only, e.g. 7d (default: each "
+                   "series' whole span)")
     p.set_defaults(func=cmd_coverage)
 
     p = sub.add_parser("gaps", parents=[common], help="missing candles of one stored series")

@@ -151,3 +151,14 @@ def test_symbols_upstream_lists_perps_hip3_and_spot(capsys):
     kinds = {r["symbol"]: r["kind"] for r in rows}
     assert kinds["BTC"] == "perp" and kinds["xyz:NVDA"] == "hip3"
     assert kinds["@107"] == "spot" and kinds["PURR/USDC"] == "spot"
+
+
+def test_coverage_shows_completeness_over_a_window(store, capsys):
+    assert main(["coverage", "--data", str(store.root), "--window", "1d", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["expected_candles"] == 24 and row["total_candles"] == 24  # 2025-03-02 whole
+    assert main(["coverage", "--data", str(store.root), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["missing_candles"] == 3 and row["completeness_pct"] < 100
+    assert main(["coverage", "--data", str(store.root)]) == 0
+    assert "completeness" in capsys.readouterr().out
