@@ -23,9 +23,10 @@ SERIES = [(s, i) for s in ("BTC", "ETH") for i in ("1m", "5m")]
 
 SCRIPT = """
 import sys
-from candlekit.backfill import backfill, resume
+from candlekit.backfill import backfill, resume, runner
 from candlekit.sources import Hyperliquid
 url, root, task_id = sys.argv[1], sys.argv[2], sys.argv[3]
+runner.FLUSH_CANDLES = 2_000  # small batches: kills land between store writes of a series
 src = Hyperliquid(url, weight_budget=10**9)  # the emulator runs without a budget
 if task_id == "-":
     backfill(["BTC", "ETH"], ["1m", "5m"], start="2026-10-18", source=src, store=root,
