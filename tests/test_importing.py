@@ -1,12 +1,11 @@
 """Importing freqtrade directories and CSV/Parquet candle files into the store."""
 
-import gzip
-import json
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from test_freqtrade import write_freqtrade as write_freqtrade_file
 
 from candlekit.errors import (
     CandleValidationError,
@@ -38,24 +37,9 @@ def ohlcv(ms: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def write_freqtrade(path, ms, rows=None) -> None:
-    """A file in freqtrade's layout for ``path``'s format."""
-    ms = np.asarray(ms, dtype=np.int64)
-    rows = ohlcv(ms) if rows is None else np.asarray(rows, dtype=float)
+    """A file in freqtrade's layout for ``path``'s format, with :func:`ohlcv` rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.name.endswith((".json", ".json.gz")):
-        text = json.dumps([[int(t), *map(float, r)] for t, r in zip(ms, rows)])
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "wt", encoding="utf-8") as fh:
-                fh.write(text)
-        else:
-            path.write_text(text)
-        return
-    raw = pd.DataFrame(rows, columns=["open", "high", "low", "close", "volume"])
-    raw.insert(0, "date", pd.to_datetime(ms, unit="ms", utc=True).as_unit("ns"))
-    if path.name.endswith(".feather"):
-        raw.to_feather(path)
-    else:
-        raw.to_parquet(path)
+    write_freqtrade_file(path, ms, ohlcv(np.asarray(ms)) if rows is None else rows)
 
 
 def hours(n: int, start: int = T0) -> np.ndarray:
