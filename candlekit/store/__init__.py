@@ -7,6 +7,6 @@
 
 from .layout import SeriesKey
 from .merge import WriteStats
-from .store import COVERAGE_COLUMNS, Store
+from .store import COVERAGE_COLUMNS, META_DIR, Store
 
-__all__ = ["COVERAGE_COLUMNS", "SeriesKey", "Store", "WriteStats"]
+__all__ = ["COVERAGE_COLUMNS", "META_DIR", "SeriesKey", "Store", "WriteStats"]

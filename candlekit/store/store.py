@@ -61,7 +61,12 @@ from .parquet import (
     write_atomic,
 )
 
-__all__ = ["COVERAGE_COLUMNS", "Store"]
+__all__ = ["COVERAGE_COLUMNS", "META_DIR", "Store"]
+
+#: The directory under the store root that holds candlekit's own non-candle files (the task
+#: and analysis registries). Its name starts with ``_`` so that pyarrow, pandas, polars,
+#: DuckDB, Spark and Dask skip it when they read the root as a parquet dataset.
+META_DIR = "_candlekit"
 
 COVERAGE_COLUMNS = ("symbol", "interval", "source", "alignment", "earliest", "latest",
                     "total_candles", "open_candles", "files", "bytes")
@@ -107,6 +112,22 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
+
+    def meta_path(self, name: str) -> Path:
+        """Where candlekit keeps one of this store's own non-candle files.
+
+        Parameters
+        ----------
+        name : str
+            A file name such as ``"tasks.sqlite"`` or ``"analyses.sqlite"``.
+
+        Returns
+        -------
+        pathlib.Path
+            ``<root>/_candlekit/<name>`` (see :data:`META_DIR`); the directory is not
+            created here.
+        """
+        return self.root / META_DIR / name
 
     # --- paths -------------------------------------------------------------------------
 
