@@ -216,10 +216,10 @@ def plot_candles(df: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
     df : pandas.DataFrame
         A canonical candle frame (``attrs`` name its symbol, interval and source).
     gaps : pandas.DataFrame, optional
-        Gaps to shade: a gap table (:func:`candlekit.coverage.gap_table`, ``end``
-        exclusive; rows of other series are ignored) or :func:`candlekit.find_gaps`'s
-        output (its ``end`` is the last missing open time, converted). By default the
-        gaps between the frame's own candles. Pass an empty frame to shade nothing.
+        Gaps to shade, ``[start, end)``: a gap table
+        (:func:`candlekit.coverage.gap_table`; rows of other series are ignored) or
+        :func:`candlekit.find_gaps`'s output. By default the gaps between the frame's own
+        candles. Pass an empty frame to shade nothing.
     title : str, optional
         Defaults to "SYMBOL INTERVAL (source)"; "SYNTHETIC DATA" is prepended for
         synthetic frames, which also get a watermark.
@@ -351,9 +351,7 @@ def _gap_spans(gaps: pd.DataFrame, df: pd.DataFrame, shown: pd.DataFrame, *,
     iv = frame_interval(df)
     al = frame_alignment(df)
     if computed:
-        found = find_gaps(df)
-        table = pd.DataFrame({"start": found["start"],
-                              "end": next_bucket(found["end"], iv, alignment=al)})
+        table = find_gaps(df)
     else:
         table = gaps
         if not {"start", "end"} <= set(table.columns):
@@ -363,11 +361,6 @@ def _gap_spans(gaps: pd.DataFrame, df: pd.DataFrame, shown: pd.DataFrame, *,
         for key in ("symbol", "interval", "source"):
             if key in table.columns and df.attrs.get(key) is not None:
                 table = table[table[key] == df.attrs[key]]
-        if "duration" not in table.columns and len(table):  # find_gaps: inclusive end
-            g_iv = table.attrs.get("interval") or iv.name
-            g_al = table.attrs.get("alignment") or al
-            table = pd.DataFrame({"start": table["start"],
-                                  "end": next_bucket(table["end"], g_iv, alignment=g_al)})
     if not len(table):
         return []
     lo = shown.index[0]

@@ -415,10 +415,9 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
         found = find_gaps(df, start=row.start, end=row.end, alignment=row.alignment)
         if not len(found):
             continue
-        end = next_bucket(found["end"], row.interval, alignment=row.alignment)
         parts.append(pd.DataFrame({
             "symbol": row.symbol, "interval": row.interval, "source": row.source,
-            "start": found["start"].to_numpy(), "end": np.asarray(end),
+            "start": found["start"].to_numpy(), "end": found["end"].to_numpy(),
             "missing_candles": found["missing_candles"].to_numpy(np.int64),
         }))
     if not parts:

@@ -193,11 +193,10 @@ def conform(df: pd.DataFrame, *, symbol: str | None = None, interval: str | None
             "column (a candle that is still open must be closed=False).")
     out = make_frame(
         src.index,
-        src["open"].to_numpy(np.float64), src["high"].to_numpy(np.float64),
-        src["low"].to_numpy(np.float64), src["close"].to_numpy(np.float64),
-        src["volume"].to_numpy(np.float64),
-        quote_volume=src["quote_volume"] if "quote_volume" in src.columns else None,
-        trades=src["trades"] if "trades" in src.columns else None,
+        *(_floats(src[c], c) for c in ("open", "high", "low", "close", "volume")),
+        quote_volume=(_floats(src["quote_volume"], "quote_volume")
+                      if "quote_volume" in src.columns else None),
+        trades=_floats(src["trades"], "trades") if "trades" in src.columns else None,
         closed=src["closed"].to_numpy(bool) if "closed" in src.columns else closed,
         symbol=symbol if symbol is not None else attrs.get("symbol"),
         interval=interval if interval is not None else attrs.get("interval"),
@@ -208,6 +207,20 @@ def conform(df: pd.DataFrame, *, symbol: str | None = None, interval: str | None
     for c in extra:
         out[c] = src[c].to_numpy()
     return out
+
+
+def _floats(col: pd.Series, name: str) -> np.ndarray:
+    """A column as float64 (NaN = null); numeric text is parsed, other text refused."""
+    if col.dtype.kind in "fiub" or isinstance(col.dtype, (pd.Float64Dtype, pd.Int64Dtype)):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    parsed = pd.to_numeric(col, errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy() & col.notna().to_numpy())
+    if len(bad):
+        raise CandleValidationError(
+            f"Column {name!r} holds {col.iloc[bad[0]]!r} at row {bad[0]} ({len(bad)} value(s) "
+            "that are not numbers): fix or drop those rows, or map the right column.",
+            pd.DataFrame({"position": bad, "column": name, "value": col.iloc[bad].to_numpy()}))
+    return parsed.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def frame_interval(df: pd.DataFrame, interval: str | None = None):

@@ -11,8 +11,10 @@ complete buckets.
 How it stays fast on tens of millions of rows: bucket boundaries are found by galloping
 (O(1) per bucket on gap-free data) rather than by labelling every row; open and close are
 read only at bucket edges; everything else is one fused, parallel numba pass over the
-buckets that also checks the index is strictly increasing and aligned, so a wrong input
-raises instead of giving a wrong answer. Null masks and the closed flags are only read
+buckets that also checks the index is strictly increasing and aligned and the candles
+keep the schema (every row's high, low and volume: no NaN or infinite price, no high
+below its low, no price <= 0, no negative or non-finite volume; open and close where
+they are read), so a wrong input raises instead of giving a wrong answer. Null masks and the closed flags are only read
 row by row when they hold something (a null, an open candle).
 """
 
@@ -36,7 +38,7 @@ from .intervals import (
     parse_interval,
     tiles,
 )
-from .schema import disorder_error
+from .schema import check_numeric_columns, disorder_error, invalid_rows_error
 from .timeutil import to_index, to_ms_array
 
 __all__ = ["resample"]
@@ -54,14 +56,17 @@ def resample(df: pd.DataFrame, interval: str | Interval, *,
     ----------
     df : pandas.DataFrame
         A canonical candle frame; ``df.attrs["interval"]`` names its interval and
-        ``df.attrs["alignment"]`` its alignment (default ``"calendar"``). The index must
-        be strictly increasing and aligned (checked while aggregating).
+        ``df.attrs["alignment"]`` its alignment (``"calendar"`` when unset). The index
+        must be strictly increasing and aligned, and the candles must keep the schema
+        (both checked while aggregating, at no extra cost: see the module docstring).
     interval : str or Interval
         The target interval. Its buckets must be whole numbers of source buckets
         (1s→1m, 1m→1h, 1h→3d, 1d→1w, 1d→1M, ...).
     alignment : {"calendar", "hyperliquid"}, optional
-        Alignment of the target buckets (matters for 1w and 1M); defaults to the source
-        frame's alignment.
+        Alignment of the target buckets (matters for 3d, 1w and 1M). By default it
+        follows the frame: ``df.attrs["alignment"]``, so Hyperliquid-aligned candles
+        give Thursday weeks and 30-day months, calendar-aligned ones Monday weeks and
+        calendar months. Pass it to change alignment (1d → 1w works under either).
 
     Returns
     -------
@@ -78,8 +83,10 @@ def resample(df: pd.DataFrame, interval: str | Interval, *,
         When the source buckets do not tile the target buckets (a finer target, 1w→1M,
         3d→1w under calendar weeks, ...); the message lists targets that would work.
     CandleValidationError
-        When the frame is not a candle frame (missing columns, unknown interval) or its
-        index is unsorted, duplicated or not aligned to its interval.
+        When the frame is not a candle frame (missing columns, text columns, unknown
+        interval), its index is unsorted, duplicated or not aligned to its interval, or
+        a candle breaks the schema (NaN or infinite price, high below low, price <= 0,
+        negative or infinite volume); ``.failures`` lists the failing rows.
     InvalidIntervalError, InvalidAlignmentError
         For an unknown interval or alignment.
 
@@ -98,6 +105,7 @@ def resample(df: pd.DataFrame, interval: str | Interval, *,
         raise CandleValidationError(
             f"Cannot resample: missing candle columns {missing}. Build the frame with "
             "candlekit.make_frame or candlekit.conform.")
+    check_numeric_columns(df, doing="resample")
 
     t = to_ms_array(df.index)
     f_step = fine.step_ms(fine_al) or 0
@@ -269,11 +277,18 @@ def _first_bad_row(t, s, e, f_step, f_off):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _agg_kernel(t, h, l, v, q, q_null, nt, nt_null, closed, ts, te, f_step, f_off,
                 use_q_null, use_nt_null, use_closed):  # pragma: no cover - compiled
-    """Aggregate each task ``[ts[k], te[k])`` in one fused pass, checking the index.
+    """Aggregate each task ``[ts[k], te[k])`` in one fused pass, checking the index and
+    the candles.
 
-    Quote volume and trades are summed regardless of their masks (a masked value only
-    matters when the bucket's result is null anyway); masks and closed flags get their
-    own pass only when they hold something.
+    Every row is checked through reductions that cost no extra memory traffic: the sum
+    of ``high - low`` (not finite when a high or low is NaN or infinite), its minimum
+    (negative when a high is below its low), the minimum low (``<= 0``) and volume
+    (negative) and the volume's sum (NaN or infinite). ``ok[k]`` is False for a task
+    holding a broken row; open and close are checked at the bucket edges, where they
+    are read. Quote volume and
+    trades are summed regardless of their masks (a masked value only matters when the
+    bucket's result is null anyway); masks and closed flags get their own pass only
+    when they hold something.
     """
     m = ts.shape[0]
     hi = np.empty(m, np.float64)
@@ -285,6 +300,7 @@ def _agg_kernel(t, h, l, v, q, q_null, nt, nt_null, closed, ts, te, f_step, f_of
     nn = np.zeros(m, np.bool_)
     cl = np.ones(m, np.bool_)
     bad = np.full(m, -1, np.int64)
+    ok = np.ones(m, np.bool_)
     for k in numba.prange(m):
         s = ts[k]
         e = te[k]
@@ -293,6 +309,9 @@ def _agg_kernel(t, h, l, v, q, q_null, nt, nt_null, closed, ts, te, f_step, f_of
         sv = 0.0
         sq = 0.0
         sn = 0
+        spread = 0.0  # sum of high - low: not finite when a high or low is NaN or inf
+        narrow = np.inf  # least high - low: negative when a high is below its low
+        least_v = np.inf  # least volume
         odd = 0  # steps that are not exactly one fine bucket: gaps, or broken input
         prev = t[s - 1] if s > 0 else t[s] - f_step
         for i in range(s, e):
@@ -301,9 +320,14 @@ def _agg_kernel(t, h, l, v, q, q_null, nt, nt_null, closed, ts, te, f_step, f_of
             prev = ti
             hv = h[i]
             lv = l[i]
+            vi = v[i]
+            d = hv - lv
+            spread += d
+            narrow = min(narrow, d)
+            least_v = min(least_v, vi)
             mx = max(mx, hv)
             mn = min(mn, lv)
-            sv += v[i]
+            sv += vi
             sq += q[i]
             sn += nt[i]
         hi[k] = mx
@@ -311,6 +335,8 @@ def _agg_kernel(t, h, l, v, q, q_null, nt, nt_null, closed, ts, te, f_step, f_of
         vol[k] = sv
         qs[k] = sq
         ns[k] = sn
+        ok[k] = (np.isfinite(spread) and narrow >= 0.0 and mn > 0.0 and least_v >= 0.0
+                 and np.isfinite(sv))
         if odd > 0:
             bad[k] = _first_bad_row(t, s, e, f_step, f_off)
         elif s == 0:
@@ -330,7 +356,7 @@ def _agg_kernel(t, h, l, v, q, q_null, nt, nt_null, closed, ts, te, f_step, f_of
                 if not closed[i]:
                     cl[k] = False
                     break
-    return hi, lo, vol, qs, qn, ns, nn, cl, bad
+    return hi, lo, vol, qs, qn, ns, nn, cl, bad, ok
 
 
 def _nullable_parts(df: pd.DataFrame, name: str, dtype: type, n: int
@@ -356,12 +382,15 @@ def _aggregate(df: pd.DataFrame, t: np.ndarray, starts: np.ndarray, ends: np.nda
               else np.ones(n, dtype=bool))
     any_open = not bool(closed.all())
     ts, te, first_task = _split_tasks(starts, ends, n)
-    hi, lo, vol, qs, qn, ns, nn, cl, bad = _agg_kernel(
+    hi, lo, vol, qs, qn, ns, nn, cl, bad, ok = _agg_kernel(
         t, h, l, v, q, q_null, nt, nt_null, closed, ts, te, np.int64(f_step),
         np.int64(f_off), any_q_null, any_nt_null, any_open)
     if len(bad) and bad.max() >= 0:
         raise disorder_error(t, int(bad[bad >= 0].min()), frame_interval(df),
                              frame_alignment(df), doing="resample")
+    if not ok.all():
+        first = int(np.flatnonzero(~ok)[0])
+        raise invalid_rows_error(df, doing="resample", lo=int(ts[first]), hi=int(te[first]))
     if first_task is not None:  # merge the pieces of split buckets
         hi = np.maximum.reduceat(hi, first_task)
         lo = np.minimum.reduceat(lo, first_task)
@@ -371,8 +400,15 @@ def _aggregate(df: pd.DataFrame, t: np.ndarray, starts: np.ndarray, ends: np.nda
         qn = np.logical_or.reduceat(qn, first_task)
         nn = np.logical_or.reduceat(nn, first_task)
         cl = np.logical_and.reduceat(cl, first_task)
+    first_open, last_close = o[starts], c[ends - 1]
+    with np.errstate(invalid="ignore"):
+        edges_ok = ((first_open >= lo) & (first_open <= hi) & (last_close >= lo)
+                    & (last_close <= hi))
+    if not edges_ok.all():  # an open or close outside its candle's range, or NaN
+        k = int(np.flatnonzero(~edges_ok)[0])
+        raise invalid_rows_error(df, doing="resample", lo=int(starts[k]), hi=int(ends[k]))
     return {
-        "open": o[starts], "high": hi, "low": lo, "close": c[ends - 1], "volume": vol,
+        "open": first_open, "high": hi, "low": lo, "close": last_close, "volume": vol,
         "quote_volume": pd.arrays.FloatingArray(qs, qn),
         "trades": pd.arrays.IntegerArray(ns, nn),
         "all_closed": cl,

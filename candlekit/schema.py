@@ -21,7 +21,8 @@ from .errors import CandleValidationError
 from .frame import COLUMNS, frame_alignment, frame_interval, masked_parts
 from .intervals import Interval, is_aligned
 
-__all__ = ["CandleSchema", "disorder_error", "find_invalid", "validate"]
+__all__ = ["CandleSchema", "check_numeric_columns", "disorder_error", "dtype_failures",
+           "find_invalid", "invalid_rows_error", "validate"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -32,12 +33,13 @@ def _rows_ok(t, o, h, l, c, v, q, q_null, n, n_null, step, offset):
         hi = h[i]
         oi = o[i]
         ci = c[i]
-        # written so that NaN anywhere fails
-        if not (lo > 0.0 and lo <= oi and lo <= ci and hi >= oi and hi >= ci):
+        # written so that NaN anywhere fails; a finite high bounds open, close and low
+        if not (lo > 0.0 and lo <= oi and lo <= ci and hi >= oi and hi >= ci
+                and hi < np.inf):
             return False
-        if not (v[i] >= 0.0):
+        if not (v[i] >= 0.0 and v[i] < np.inf):
             return False
-        if not q_null[i] and not (q[i] >= 0.0):
+        if not q_null[i] and not (q[i] >= 0.0 and q[i] < np.inf):
             return False
         if not n_null[i] and n[i] < 0:
             return False
@@ -92,7 +94,9 @@ class CandleSchema(pa.DataFrameModel):
                         "close), prices > 0, volume/quote_volume/trades >= 0, open times "
                         "strictly increasing and aligned to the interval")
     def candle_invariants(cls, df: pd.DataFrame) -> bool:
-        """One compiled pass over every row invariant."""
+        """One compiled pass over every row invariant (after the dtype checks pass)."""
+        if not _is_dtype_ok(df):
+            return True  # the column dtype checks report the frame; the kernel needs floats
         return _candle_rows_ok(df)
 
 
@@ -115,12 +119,15 @@ def find_invalid(df: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         checks = {
             "price is NaN": np.isnan(o) | np.isnan(h) | np.isnan(l) | np.isnan(c),
+            "price is infinite": np.isinf(o) | np.isinf(h) | np.isinf(l) | np.isinf(c),
             "high < max(open, close)": h < np.maximum(o, c),
             "low > min(open, close)": l > np.minimum(o, c),
             "low > high": l > h,
             "price <= 0": l <= 0,
             "volume < 0 or NaN": ~(v >= 0),
+            "volume is infinite": np.isinf(v),
             "quote_volume < 0": ~q_null & ~(np.asarray(q, dtype=np.float64) >= 0),
+            "quote_volume is infinite": ~q_null & np.isinf(np.asarray(q, dtype=np.float64)),
             "trades < 0": ~n_null & (np.asarray(n) < 0),
         }
     dup = np.zeros(len(t), dtype=bool)
@@ -183,6 +190,14 @@ def validate(df: pd.DataFrame, *, interval: str | None = None,
             f"Missing candle columns {missing}: build frames with candlekit.make_frame or "
             "candlekit.conform, which add nullable quote_volume/trades.",
             pd.DataFrame({"column": missing, "check": "missing column"}))
+    wrong = dtype_failures(df)
+    if len(wrong):
+        listing = "; ".join(f"{r.column} is {r.got} (expected {r.expected})"
+                            for r in wrong.itertuples())
+        raise CandleValidationError(
+            f"{_label(df)} is not a canonical candle frame: {listing}. Convert with "
+            "candlekit.conform(df) (it parses numeric text and refuses anything else), or "
+            "build the frame with candlekit.make_frame.", wrong)
     try:
         CandleSchema.validate(df, lazy=True)
     except (SchemaErrors, SchemaError) as exc:
@@ -197,6 +212,39 @@ def validate(df: pd.DataFrame, *, interval: str | None = None,
             f"{_label(df)} is not a canonical candle frame: {_schema_summary(exc)}. "
             "Use candlekit.conform(df) to fix dtypes and the index unit.", cases) from None
     return df
+
+
+_EXPECTED_DTYPES = {"open": "float64", "high": "float64", "low": "float64",
+                    "close": "float64", "volume": "float64", "quote_volume": "Float64",
+                    "trades": "Int64", "closed": "bool"}
+
+
+def dtype_failures(df: pd.DataFrame) -> pd.DataFrame:
+    """Candle columns (and the index) whose dtype is not the canonical one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``column``, ``check`` (``"dtype"``), ``expected`` and ``got`` (a text
+        column shows as ``object (text)``); empty when every dtype is right. Missing
+        columns are not listed.
+    """
+    rows = []
+    if not (isinstance(df.index, pd.DatetimeIndex)
+            and str(df.index.dtype) == "datetime64[ms, UTC]"):
+        rows.append(("time (index)", "datetime64[ms, UTC]", str(df.index.dtype)))
+    for name, expected in _EXPECTED_DTYPES.items():
+        if name in df.columns and str(df[name].dtype) != expected:
+            got = str(df[name].dtype)
+            if got in ("object", "string", "str") or got.startswith("string"):
+                got = f"{got} (text)" if _holds_text(df[name]) else got
+            rows.append((name, expected, got))
+    return pd.DataFrame(rows, columns=["column", "expected", "got"]).assign(
+        check="dtype")[["column", "check", "expected", "got"]]
+
+
+def _holds_text(col: pd.Series) -> bool:
+    return bool(col.map(lambda x: isinstance(x, str)).any())
 
 
 def _is_dtype_ok(df: pd.DataFrame) -> bool:
@@ -249,3 +297,57 @@ def disorder_error(t: np.ndarray, row: int, interval: Interval, alignment: str, 
     return CandleValidationError(
         f"Cannot {doing}: {what} at row {row} ({prev} then {when}). Sort with "
         "df.sort_index() and drop duplicate times (keep the newest candle) first.")
+
+
+def check_numeric_columns(df: pd.DataFrame, *, doing: str) -> None:
+    """Refuse a frame whose candle columns hold text or objects (before any numba pass).
+
+    Numeric dtypes other than the canonical ones (float32, int64, ...) and object columns
+    of numbers and nulls are accepted: the functions that call this convert them.
+
+    Raises
+    ------
+    CandleValidationError
+        Naming the columns, with ``.failures`` from :func:`dtype_failures`.
+    """
+    wrong = dtype_failures(df)
+    usable = wrong["got"].map(lambda g: g == "object" or _is_numeric_dtype_name(g))
+    wrong = wrong[~usable.astype(bool)]  # objects without text: numbers and None
+    if len(wrong):
+        listing = "; ".join(f"{r.column} is {r.got} (expected {r.expected})"
+                            for r in wrong.itertuples())
+        raise CandleValidationError(
+            f"Cannot {doing}: {_label(df)} is not a candle frame: {listing}. Convert it with "
+            "candlekit.conform(df) (it parses numeric text and refuses anything else).",
+            wrong.reset_index(drop=True))
+
+
+def _is_numeric_dtype_name(name: str) -> bool:
+    try:
+        dtype = pd.api.types.pandas_dtype(name)
+    except TypeError:
+        return name.startswith("datetime64")  # an index in another unit or zone
+    return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+            or name.startswith("datetime64"))
+
+
+def invalid_rows_error(df: pd.DataFrame, *, doing: str, lo: int = 0,
+                       hi: int | None = None) -> CandleValidationError:
+    """The error for candles that break the invariants, found in rows ``[lo, hi)``.
+
+    Shared by the functions that check the candles while they work
+    (:func:`candlekit.resample`, :func:`candlekit.find_gaps`); only the rows of the
+    failing part are examined again, so the error costs little on a large frame.
+    """
+    part = df.iloc[lo:hi]
+    part.attrs = dict(df.attrs)
+    failures = find_invalid(part)
+    failures["position"] += lo
+    failures = failures[~failures["check"].str.startswith("time ")
+                        & (failures["check"] != "duplicate time")].reset_index(drop=True)
+    first = _first(failures) if len(failures) else f"rows {lo} to {hi}"
+    n = failures["position"].nunique() if len(failures) else "some"
+    return CandleValidationError(
+        f"Cannot {doing}: {n} invalid candle(s) in {_label(df)}{' near' if lo else ''}; "
+        f"first: {first}. candlekit.validate(df) lists every failing row (.failures); fix "
+        "or drop them first.", failures)

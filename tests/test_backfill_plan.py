@@ -90,7 +90,7 @@ def test_only_gaps_matches_find_gaps_between_first_and_last_stored_candle():
                     np.ones(len(t)), closed=closed, interval="1m", alignment="hyperliquid")
     p = _plan(t, closed, only_gaps=True, end=to_ms("2026-10-01T08:00Z"))
     gaps = find_gaps(df)
-    expected = [(int(s.value // 10**6), int((e + pd.Timedelta("1min")).value // 10**6))
+    expected = [(int(s.value // 10**6), int(e.value // 10**6))  # both [start, end)
                 for s, e in zip(gaps["start"], gaps["end"])]
     expected.append((int(t[-1]), int(t[-1]) + M))  # the stored open candle
     assert [(r.start, r.end) for r in p.ranges] == expected

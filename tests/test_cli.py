@@ -40,7 +40,7 @@ def test_gaps(store, capsys):
     gaps = json.loads(capsys.readouterr().out)
     assert len(gaps) == 1 and gaps[0]["missing_candles"] == 3
     assert gaps[0]["start"].startswith("2025-03-01T05:00:00")
-    assert gaps[0]["end"].startswith("2025-03-01T07:00:00")
+    assert gaps[0]["end"].startswith("2025-03-01T08:00:00")  # exclusive: [05:00, 08:00)
 
 
 def test_symbols(store, capsys):

@@ -14,6 +14,7 @@ from candlekit.intervals import (
     INTERVALS,
     bucket_ordinal,
     bucket_range,
+    next_bucket,
     ordinal_to_ms,
 )
 
@@ -50,7 +51,8 @@ def reference_gaps(df: pd.DataFrame, start=None, end=None) -> list[tuple]:
         j = i
         while j + 1 < len(ords) and ords[j + 1] == ords[j] + 1:
             j += 1
-        runs.append((missing[i], missing[j], j - i + 1))
+        # [start, end): end is the open time of the bucket after the last missing one
+        runs.append((missing[i], next_bucket(missing[j], iv, alignment=al), j - i + 1))
         i = j + 1
     return runs
 
@@ -85,8 +87,8 @@ def test_matches_set_difference(case, present, lead, tail, bounded):
     inside = df[(df.index >= start.tz_localize(UTC)) & (df.index < end.tz_localize(UTC))]
     got = find_gaps(df, start=start, end=end)
     if len(inside) == 0:
-        want = [(r[0], r[-1], len(r)) for r in [bucket_range(start, end, interval,
-                                                             alignment=alignment)]]
+        want = [(r[0], next_bucket(r[-1], interval, alignment=alignment), len(r))
+                for r in [bucket_range(start, end, interval, alignment=alignment)]]
     else:
         want = reference_gaps(inside, start, end)
     assert as_tuples(got) == want
@@ -111,8 +113,8 @@ def test_calendar_months_across_leap_february():
                   [first_ordinal("1M", "calendar", m) for m in ("2023-12-01", "2024-04-01")])
     gaps = find_gaps(df, end="2024-06-15")
     assert as_tuples(gaps) == [
-        (pd.Timestamp("2024-01-01", tz=UTC), pd.Timestamp("2024-03-01", tz=UTC), 3),
-        (pd.Timestamp("2024-05-01", tz=UTC), pd.Timestamp("2024-06-01", tz=UTC), 2)]
+        (pd.Timestamp("2024-01-01", tz=UTC), pd.Timestamp("2024-04-01", tz=UTC), 3),
+        (pd.Timestamp("2024-05-01", tz=UTC), pd.Timestamp("2024-07-01", tz=UTC), 2)]
 
 
 def test_bounds_floor_start_and_exclude_end():
@@ -120,15 +122,15 @@ def test_bounds_floor_start_and_exclude_end():
     df = frame_at("1h", "calendar", first + np.array([2, 3]))
     gaps = find_gaps(df, start="2025-01-01T00:30", end="2025-01-01T06:00")
     assert as_tuples(gaps) == [
-        (pd.Timestamp("2025-01-01T00:00", tz=UTC), pd.Timestamp("2025-01-01T01:00", tz=UTC), 2),
-        (pd.Timestamp("2025-01-01T04:00", tz=UTC), pd.Timestamp("2025-01-01T05:00", tz=UTC), 2)]
+        (pd.Timestamp("2025-01-01T00:00", tz=UTC), pd.Timestamp("2025-01-01T02:00", tz=UTC), 2),
+        (pd.Timestamp("2025-01-01T04:00", tz=UTC), pd.Timestamp("2025-01-01T06:00", tz=UTC), 2)]
 
 
 def test_empty_frame_with_bounds_is_one_gap():
     df = empty_frame(symbol="BTC", interval="1w", alignment="hyperliquid", source="x")
     gaps = find_gaps(df, start="2025-01-01", end="2025-02-01")
     assert as_tuples(gaps) == [(pd.Timestamp("2024-12-26", tz=UTC),
-                                pd.Timestamp("2025-01-30", tz=UTC), 6)]
+                                pd.Timestamp("2025-02-06", tz=UTC), 6)]
     assert len(find_gaps(df)) == 0 and len(find_gaps(df, start="2025-01-01")) == 0
 
 
@@ -185,3 +187,65 @@ def test_alignment_keyword_overrides_attrs():
         find_gaps(thursdays)
     assert find_gaps(thursdays, alignment="hyperliquid").equals(gaps)
 
+
+
+def test_the_seed_convention_end_is_exclusive():
+    """The seed's gap record: 1h, start 00:00, end 06:00, missing_candles 6."""
+    t0 = first_ordinal("1h", "calendar", "2026-11-01")
+    df = frame_at("1h", "calendar", t0 + np.array([6, 7]))
+    gaps = find_gaps(df, start="2026-11-01T00:00", end="2026-11-01T08:00")
+    assert as_tuples(gaps) == [(pd.Timestamp("2026-11-01T00:00", tz=UTC),
+                                pd.Timestamp("2026-11-01T06:00", tz=UTC), 6)]
+    # a gap between candles ends at the open time of the first candle after it
+    inner = find_gaps(frame_at("1h", "calendar", t0 + np.array([0, 6])))
+    assert as_tuples(inner) == [(pd.Timestamp("2026-11-01T01:00", tz=UTC),
+                                 pd.Timestamp("2026-11-01T06:00", tz=UTC), 5)]
+    assert (inner["end"] - inner["start"]).iloc[0] == pd.Timedelta(hours=5)
+
+
+def _with(df: pd.DataFrame, row: int, column: str, value) -> pd.DataFrame:
+    out = df.copy()
+    out.iloc[row, out.columns.get_loc(column)] = value
+    return out
+
+
+@pytest.mark.parametrize(("column", "value", "check"), [
+    ("high", np.nan, "price is NaN"), ("low", np.nan, "price is NaN"),
+    ("high", np.inf, "price is infinite"), ("low", -np.inf, "price <= 0"),
+    ("low", 5.0, "low > high"), ("low", 0.0, "price <= 0"),
+    ("volume", -1.0, "volume < 0"), ("volume", np.inf, "volume is infinite"),
+    ("volume", np.nan, "volume < 0 or NaN"),
+])
+@pytest.mark.parametrize("interval", ["1m", "1M"])
+def test_frames_that_break_the_schema_are_refused(column, value, check, interval):
+    df = frame_at(interval, "calendar", first_ordinal(interval, "calendar", "2024-01-01")
+                  + np.array([0, 1, 2, 5, 6]))
+    with pytest.raises(CandleValidationError, match="Cannot find gaps") as err:
+        find_gaps(_with(df, 3, column, value))
+    assert check in str(err.value)
+    assert 3 in err.value.failures["position"].tolist()
+
+
+@pytest.mark.parametrize("capacity", [2, 4096])
+def test_a_broken_candle_in_any_parallel_chunk_is_found(monkeypatch, capacity):
+    monkeypatch.setattr(gaps_module, "_MIN_CHUNK_ROWS", 16)
+    monkeypatch.setattr(gaps_module, "_CHUNK_CAPACITY", capacity)
+    df = frame_at("1s", "calendar", 1_735_689_600 + np.arange(3000))
+    for row in (0, 1499, 2999):
+        with pytest.raises(CandleValidationError, match=f"row {row} "):
+            find_gaps(_with(df, row, "high", 0.5))
+
+
+def test_text_columns_get_a_clear_error_not_a_numba_dump():
+    df = frame_at("1h", "calendar", np.arange(5) + 480_000)
+    df["volume"] = df["volume"].astype(str)
+    with pytest.raises(CandleValidationError, match="volume is .*text.*conform") as err:
+        find_gaps(df)
+    assert "numba" not in str(err.value).lower() and "Typing" not in str(err.value)
+
+
+def test_a_bare_index_frame_is_still_scanned():
+    idx = frame_at("1h", "calendar", np.array([480_000, 480_003])).index
+    bare = pd.DataFrame(index=idx)
+    bare.attrs = {"interval": "1h", "alignment": "calendar"}
+    assert find_gaps(bare)["missing_candles"].tolist() == [2]

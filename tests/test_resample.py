@@ -312,3 +312,50 @@ def test_misaligned_month_candles_raise():
     t[1] += 86_400_000
     with pytest.raises(CandleValidationError, match="row 1 .* not aligned to 1M"):
         resample(_with_times(df, t), "1M")
+
+
+def _broken(df: pd.DataFrame, row: int, column: str, value) -> pd.DataFrame:
+    out = df.copy()
+    out.iloc[row, out.columns.get_loc(column)] = value
+    return out
+
+
+@pytest.mark.parametrize(("column", "value", "check"), [
+    ("high", np.nan, "price is NaN"), ("low", np.nan, "price is NaN"),
+    ("high", np.inf, "price is infinite"), ("low", -np.inf, "price"),
+    ("low", 1e9, "low > high"), ("high", 1.0, "high < max(open, close)"),
+    ("low", 0.0, "price <= 0"), ("volume", -1.0, "volume < 0"),
+    ("volume", np.inf, "volume is infinite"), ("volume", np.nan, "volume < 0 or NaN"),
+])
+@pytest.mark.parametrize("coarse", ["1h", "1M"])
+def test_frames_that_break_the_schema_are_refused(column, value, check, coarse):
+    df = random_frame("1m", "calendar", "2025-01-31T22:00", np.ones(300, dtype=bool), 3)
+    for row in (0, 137, 299):  # a bucket's first row, an inner row, the very last
+        with pytest.raises(CandleValidationError, match="Cannot resample") as err:
+            resample(_broken(df, row, column, value), coarse)
+        assert check in str(err.value) and f"row {row} " in str(err.value)
+        assert row in err.value.failures["position"].tolist()
+
+
+@pytest.mark.parametrize("column", ["open", "close"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, 1e9])
+def test_open_and_close_are_checked_where_they_are_used(column, value):
+    df = random_frame("1m", "calendar", "2025-01-01", np.ones(120, dtype=bool), 4)
+    row = 0 if column == "open" else 59  # the first open and last close of 00:00-01:00
+    with pytest.raises(CandleValidationError, match="Cannot resample"):
+        resample(_broken(df, row, column, value), "1h")
+
+
+def test_a_broken_candle_in_a_bucket_split_across_threads_is_found():
+    df = random_frame("1s", "calendar", "2025-03-01", np.ones(200_000, dtype=bool), 9)
+    with pytest.raises(CandleValidationError, match="row 170001 "):
+        resample(_broken(df, 170_001, "low", -2.0), "1d")
+
+
+@pytest.mark.parametrize("column", ["open", "volume", "trades", "closed"])
+def test_text_columns_get_a_clear_error_not_a_numba_dump(column):
+    df = random_frame("1m", "calendar", "2025-01-01", np.ones(10, dtype=bool), 5)
+    df[column] = df[column].astype(str)
+    with pytest.raises(CandleValidationError, match=f"{column} is .*text.*conform") as err:
+        resample(df, "5m")
+    assert "numba" not in str(err.value).lower()

@@ -60,6 +60,13 @@ def _break(df, pos, col, value):
         ("volume", np.nan, "volume < 0 or NaN"),
         ("quote_volume", -3.0, "quote_volume < 0"),
         ("trades", -1, "trades < 0"),
+        ("high", np.inf, "price is infinite"),
+        ("close", np.inf, "price is infinite"),
+        ("low", -np.inf, "price is infinite"),
+        ("open", -np.inf, "price is infinite"),
+        ("volume", np.inf, "volume is infinite"),
+        ("volume", -np.inf, "volume is infinite"),
+        ("quote_volume", np.inf, "quote_volume is infinite"),
     ],
 )
 def test_row_failures_are_reported_with_rows(col, value, check):
@@ -156,3 +163,47 @@ def test_validate_at_scale_flags_the_single_bad_row():
     with pytest.raises(CandleValidationError) as info:
         validate(df)
     assert set(info.value.failures["position"]) == {n - 7}
+
+
+@pytest.mark.parametrize("column", ["open", "high", "low", "close", "volume", "quote_volume",
+                                    "trades", "closed"])
+@pytest.mark.parametrize("as_text", [True, False])
+def test_text_and_object_columns_get_a_clear_error(column, as_text):
+    df = frame()
+    bad = df.copy()
+    bad[column] = bad[column].astype(str) if as_text else bad[column].astype(object)
+    bad.attrs = df.attrs
+    with pytest.raises(CandleValidationError) as info:
+        validate(bad)
+    message = str(info.value)
+    assert f"{column} is " in message and "conform" in message
+    assert "(text)" in message if as_text else "object" in message
+    for dump in ("TypingError", "numba", "nopython"):
+        assert dump not in message
+    assert info.value.failures["column"].tolist() == [column]
+
+
+def test_conform_parses_numeric_text_and_refuses_other_text():
+    from candlekit.frame import conform
+
+    df = frame()
+    text = df.astype({"open": str, "volume": object})
+    text.attrs = df.attrs
+    assert validate(conform(text)).equals(df)
+    text.iloc[2, text.columns.get_loc("open")] = "n/a"
+    with pytest.raises(CandleValidationError, match="'open' holds 'n/a' at row 2"):
+        conform(text)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_store_write_refuses_non_finite_candles_and_writes_nothing(tmp_path, value):
+    from candlekit.store import Store
+
+    store = Store(tmp_path / "store")
+    good = frame(interval="1h")
+    store.write(good)
+    bad = _break(frame(interval="1h"), 2, "high", value)
+    bad = _break(bad, 3, "volume", value)
+    with pytest.raises(CandleValidationError):
+        store.write(bad)
+    assert store.read("BTC", "1h").equals(good)
