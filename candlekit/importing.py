@@ -440,6 +440,7 @@ def read_candles(path: str | os.PathLike[str], *, symbol: str, interval: str,
     file_closed = _flags(raw[mapping["closed"]], path, mapping["closed"]) \
         if "closed" in mapping else None
     t, values, q, n, file_closed = _sorted_unique(t, values, q, n, file_closed, path)
+    _check_spacing(t, iv, al, path)
 
     if t[-1] > now_ms:
         late = np.flatnonzero(t > now_ms)
@@ -682,6 +683,35 @@ def _open_times(stamps: np.ndarray, iv: Interval, time_is: str, alignment: str |
         f"{path.name}: column {name!r} does not hold {what}{aligned}: data row {bad} is "
         f"{to_timestamp(int(stamps[bad]))}. {hint} (interval={iv.name!r}) and the time "
         "column and unit.", int(stamps[bad]))
+
+
+#: Fewest candles before the spacing of a file's times is taken as evidence of its interval.
+_SPACING_EVIDENCE = 3
+_SHORTEST_MONTH_MS = 28 * 86_400_000
+
+
+def _check_spacing(t: np.ndarray, iv: Interval, alignment: str, path: Path) -> None:
+    """Refuse a file whose candles are all further apart than ``iv``, on the boundaries
+    of a coarser interval: hourly candles imported as ``1m`` would otherwise be stored as
+    1m candles with 59 missing after each."""
+    if len(t) < _SPACING_EVIDENCE:
+        return
+    closest = int(np.diff(t).min())
+    if closest <= iv.nominal_ms:
+        return
+    looks = None
+    for name in INTERVALS[INTERVALS.index(iv.name) + 1:]:
+        cand = parse_interval(name)
+        reach = _SHORTEST_MONTH_MS if cand.step_ms(alignment) is None else cand.nominal_ms
+        if reach <= closest and bool(is_aligned(t, cand, alignment=alignment).all()):
+            looks = cand
+    if looks is None:
+        return
+    raise FormatError(
+        f"{path.name}: these do not look like {iv.name} candles: all {len(t)} are at least "
+        f"{pd.Timedelta(milliseconds=closest)} apart and open on {looks.name} boundaries, "
+        f"so the file looks like {looks.name} candles. Import it with interval="
+        f"{looks.name!r} (--interval {looks.name}); nothing was stored.", looks.name)
 
 
 def _fits(stamps: np.ndarray, iv: Interval, time_is: str, alignment: str) -> bool:

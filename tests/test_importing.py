@@ -16,7 +16,7 @@ from candlekit.errors import (
 from candlekit.frame import make_frame
 from candlekit.freqtrade import read_freqtrade
 from candlekit.importing import SUMMARY_COLUMNS, import_candles, import_freqtrade, read_candles
-from candlekit.intervals import close_ms, ordinal_to_ms
+from candlekit.intervals import close_ms, ordinal_to_ms, parse_interval
 from candlekit.schema import validate
 from candlekit.store import Store, WriteStats
 
@@ -584,3 +584,40 @@ def _with_source(df: pd.DataFrame, source: str) -> pd.DataFrame:
     out = df.copy()
     out.attrs["source"] = source
     return out
+
+
+@pytest.mark.parametrize(("file_interval", "asked", "n"), [
+    ("1h", "1m", 48), ("1h", "15m", 5), ("1d", "1h", 10), ("3d", "1d", 4)])
+def test_a_file_spaced_like_a_coarser_interval_is_refused(tmp_path, file_interval, asked, n):
+    df = canonical(n, interval=file_interval,
+                   start_ordinal=int(T0 // parse_interval(file_interval).nominal_ms))
+    path = tmp_path / "candles.csv"
+    as_table(df).to_csv(path, index=False)
+    store = Store(tmp_path / "s")
+    with pytest.raises(FormatError, match=f"looks like {file_interval} candles") as err:
+        import_candles(path, store=store, symbol="BTC", interval=asked, now=LATE)
+    assert f"--interval {file_interval}" in str(err.value)
+    assert store.series() == []  # nothing stored
+    assert len(read_candles(path, symbol="BTC", interval=file_interval, now=LATE)) == n
+
+
+def test_sparse_candles_of_the_right_interval_are_kept(tmp_path):
+    """Gaps alone are no evidence: minutes 7 apart fit no coarser interval's boundaries."""
+    df = canonical(6, interval="1m", start_ordinal=int(T0 // 60_000) + 1)
+    sparse = canonical(40, interval="1m", start_ordinal=int(T0 // 60_000) + 1).iloc[::7]
+    for frame in (df, sparse):
+        path = tmp_path / "m.csv"
+        as_table(frame).to_csv(path, index=False)
+        assert len(read_candles(path, symbol="BTC", interval="1m", now=LATE)) == len(frame)
+
+
+def test_cli_import_refuses_hourly_candles_as_minutes(tmp_path, capsys):
+    from candlekit.cli import main
+
+    path = tmp_path / "btc_1h.csv"
+    as_table(canonical(24)).to_csv(path, index=False)
+    code = main(["import", str(path), "--symbol", "BTC", "--interval", "1m",
+                 "--data", str(tmp_path / "s")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "looks like 1h candles" in err and "--interval 1h" in err
