@@ -2,6 +2,14 @@
 
 Every command prints a readable table in a terminal or JSON with ``--json``; errors go
 to stderr with a non-zero exit code (2 for bad input, 1 for other candlekit errors).
+
+The store (``--data DIR``, else ``$CANDLEKIT_DATA``, else ``./data``): commands that only
+read it (``coverage``, ``gaps``, ``data``, ``resample``, ``symbols``, ``tasks``) refuse a
+directory that does not exist, saying there is no store there (exit 2), rather than
+reporting an empty store. Commands that write (``backfill``, ``import``, ``demo``)
+create it only when it is clearly a new store: its parent directory exists (``--data
+candles`` in the current directory, ``--data /srv/candles`` on a machine with ``/srv``).
+When the parent is missing too the path is most likely mistyped, and nothing is created.
 """
 
 from __future__ import annotations
@@ -29,16 +37,64 @@ def _to_json(df: pd.DataFrame) -> str:
     return df.to_json(orient="records", date_format="iso", date_unit="ms")
 
 
-def _store(args: argparse.Namespace):
+def _store(args: argparse.Namespace, *, write: bool = False):
+    return open_store(args.data, write=write)
+
+
+def open_store(data: str | None, *, write: bool, hint: str = ""):
+    """The store a command works on, refusing a root that is not there (see the module).
+
+    Parameters
+    ----------
+    data : str or None
+        ``--data`` (None: ``$CANDLEKIT_DATA``, else ``./data``).
+    write : bool
+        Whether the command writes candles (it may then create a new store).
+    hint : str, optional
+        Added to the message of a missing store.
+
+    Returns
+    -------
+    candlekit.Store
+
+    Raises
+    ------
+    StoreNotFoundError
+        For a reading command when the directory does not exist; for a writing command
+        when its parent does not exist either; for a path that is a file.
+    """
+    import os
+
+    from .errors import StoreNotFoundError
     from .store import Store
 
-    return Store(args.data)
+    store = Store(data)
+    root = store.root
+    if root.is_dir():
+        return store
+    named = ("--data" if data is not None else "$CANDLEKIT_DATA"
+             if os.environ.get("CANDLEKIT_DATA") else "the default store ./data (no --data "
+             "or $CANDLEKIT_DATA)")
+    if root.exists():
+        raise StoreNotFoundError(f"{root} ({named}) is a file, not a store directory: point "
+                                 "--data at a store directory.", root)
+    if not write:
+        raise StoreNotFoundError(
+            f"No candle store at {root} ({named}): the directory does not exist{hint}. "
+            "Point --data (or $CANDLEKIT_DATA) at an existing store, or fill a new one with "
+            "`candlekit backfill ...`, `candlekit import ...` or `make demo`.", root)
+    if not root.parent.is_dir():
+        raise StoreNotFoundError(
+            f"Not creating a store at {root} ({named}): its parent {root.parent} does not "
+            "exist either, so the path looks mistyped. If a new store there is what you "
+            f"want, create the parent first (mkdir -p {root.parent}).", root)
+    return store
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    result = run_demo(_store(args), reports_dir=None if args.no_reports else args.reports,
+    result = run_demo(_store(args, write=True), reports_dir=None if args.no_reports else args.reports,
                       progress=not args.json)
     reports = {k: str(v) for k, v in result.reports.items()}
     if args.json:
@@ -93,7 +149,8 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     if is_synthetic(df):
         print(SYNTHETIC_BANNER)
     print(f"{args.symbol} {args.interval} ({df.attrs.get('source')}): {len(gaps)} gap(s), "
-          f"{int(gaps['missing_candles'].sum()) if len(gaps) else 0} missing candle(s)")
+          f"{int(gaps['missing_candles'].sum()) if len(gaps) else 0} missing candle(s); "
+          "each gap is [start, end): end is the open time of the first candle after it")
     print(_table(gaps))
     return 0
 
@@ -185,7 +242,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from .importing import import_candles, import_freqtrade
 
-    store = _store(args)
+    store = _store(args, write=True)
     path = Path(args.path)
     if path.is_dir():
         if args.symbol or args.column:

@@ -24,6 +24,7 @@ __all__ = [
     "SourceConfigError",
     "SourceError",
     "StoreError",
+    "StoreNotFoundError",
     "TaskError",
     "UnknownSymbolError",
     "UpstreamError",
@@ -98,6 +99,20 @@ class FormatError(CandlekitError, ValueError):
 
 class StoreError(CandlekitError, OSError):
     """A problem with the local candle store."""
+
+
+class StoreNotFoundError(StoreError, LookupError):
+    """A store directory that does not exist (and is not created: see the message).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The store root asked for.
+    """
+
+    def __init__(self, message: str, path: Any = None):
+        self.path = path
+        super().__init__(message)
 
 
 class CorruptFileError(StoreError):

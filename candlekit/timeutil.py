@@ -99,7 +99,7 @@ def _from_string(value: str) -> pd.Timestamp:
         if len(digits) not in (4, 8):  # YYYY and YYYYMMDD are ISO 8601 dates
             return _from_ms(int(text), value)
     if not _ISO.fullmatch(text):
-        raise InvalidTimeError(f"Unreadable time {value!r}: {_suggest(text)}.", value)
+        raise InvalidTimeError(f"Unparseable time {value!r}: {_suggest(text)}.", value)
     try:
         ts = pd.Timestamp(text.replace(",", "."))
     except (ValueError, TypeError, OverflowError) as exc:
@@ -131,12 +131,12 @@ def to_timestamp(value: TimeLike) -> pd.Timestamp:
     True
     """
     if isinstance(value, (bool, np.bool_)):
-        raise InvalidTimeError(f"Unreadable time {value!r}: {_HOW}.", value)
+        raise InvalidTimeError(f"Unparseable time {value!r}: {_HOW}.", value)
     if isinstance(value, (int, np.integer)):
         return _from_ms(int(value), value)
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value):
-            raise InvalidTimeError(f"Unreadable time {value!r}: {_HOW}.", value)
+            raise InvalidTimeError(f"Unparseable time {value!r}: {_HOW}.", value)
         return _from_ms(int(np.floor(value)), value)
     if isinstance(value, str):
         ts = _from_string(value)
@@ -144,7 +144,7 @@ def to_timestamp(value: TimeLike) -> pd.Timestamp:
         try:
             ts = pd.Timestamp(value)
         except (ValueError, TypeError, OverflowError) as exc:
-            raise InvalidTimeError(f"Unreadable time {value!r}: {_HOW}.", value) from exc
+            raise InvalidTimeError(f"Unparseable time {value!r}: {_HOW}.", value) from exc
     if ts is pd.NaT or pd.isna(ts):
         raise InvalidTimeError(f"Missing time {value!r}: pass a real time.", value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

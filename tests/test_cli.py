@@ -162,3 +162,74 @@ def test_coverage_shows_completeness_over_a_window(store, capsys):
     assert row["missing_candles"] == 3 and row["completeness_pct"] < 100
     assert main(["coverage", "--data", str(store.root)]) == 0
     assert "completeness" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["coverage"], ["gaps", "BTC", "--interval", "1h"], ["data", "BTC", "--interval", "1h"],
+    ["resample", "BTC", "--from", "1m", "--to", "1h"], ["symbols"], ["tasks", "list"],
+    ["tasks", "status", "bf-00000000"],
+])
+def test_reading_commands_say_there_is_no_store(tmp_path, capsys, argv):
+    missing = tmp_path / "no-such-store"
+    assert main([*argv, "--data", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"No candle store at {missing}" in err and "does not exist" in err
+    assert not missing.exists()
+
+
+def test_reading_commands_check_the_default_store_too(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CANDLEKIT_DATA", raising=False)
+    assert main(["coverage"]) == 2
+    assert "the default store ./data" in capsys.readouterr().err
+    monkeypatch.setenv("CANDLEKIT_DATA", str(tmp_path / "env-store"))
+    assert main(["coverage"]) == 2
+    assert "$CANDLEKIT_DATA" in capsys.readouterr().err
+
+
+def _candle_file(tmp_path):
+    from candlekit.synthetic import synthetic_candles
+
+    path = tmp_path / "btc.csv"
+    synthetic_candles("BTC", "1h", "2026-10-01", "2026-10-02").reset_index().to_csv(
+        path, index=False)
+    return path
+
+
+def test_writing_commands_create_a_new_store_only_where_its_parent_exists(tmp_path, capsys):
+    path = _candle_file(tmp_path)
+    typo = tmp_path / "no-such-parent" / "store"
+    args = ["import", str(path), "--symbol", "BTC", "--interval", "1h"]
+    assert main([*args, "--data", str(typo)]) == 2
+    assert "its parent" in capsys.readouterr().err and not typo.parent.exists()
+    fresh = tmp_path / "fresh"
+    assert main([*args, "--data", str(fresh)]) == 0
+    assert main(["coverage", "--data", str(fresh), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])[0]["total_candles"] == 24
+
+
+def test_a_file_is_not_a_store(tmp_path, capsys):
+    path = _candle_file(tmp_path)
+    assert main(["coverage", "--data", str(path)]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_times_on_the_command_line_take_epoch_ms_and_iso(store, capsys):
+    common = ["data", "PURR/USDC", "--interval", "1h", "--data", str(store.root), "--json"]
+    start = 1_740_830_400_000  # 2025-03-01T12:00:00Z
+    outputs = []
+    for spelled in (str(start), "2025-03-01T12:00:00Z", "2025-03-01T13:00+01:00"):
+        assert main([*common, "--start", spelled, "--end", "2025-03-02"]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1] == outputs[2] and len(outputs[0]) == 12
+    assert outputs[0][0]["time"].startswith("2025-03-01T12:00:00")
+
+
+@pytest.mark.parametrize(("spelled", "needle"), [
+    ("01/03/2025", "'2025-03-01' or '2025-01-03'"),
+    ("1740830400", "looks like epoch seconds"),
+])
+def test_ambiguous_times_on_the_command_line_are_refused(store, capsys, spelled, needle):
+    assert main(["gaps", "PURR/USDC", "--interval", "1h", "--data", str(store.root),
+                 "--start", spelled]) == 2
+    assert needle in capsys.readouterr().err

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..errors import CandlekitError
 from ..provenance import SYNTHETIC_BANNER, is_synthetic
-from ..store import Store
+from ..cli import open_store
 from .api import backfill, resume
 from .registry import TaskRegistry, TaskStatus
 
@@ -88,9 +88,10 @@ def _finished(st: TaskStatus, *, as_json: bool) -> int:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     """Handler of ``candlekit backfill``: run a task in the foreground and print its status."""
+    store = open_store(args.data, write=True)  # a new store only where its parent exists
     try:
         task = backfill(args.symbols, _split(args.interval), start=args.start, end=args.end,
-                        source=args.source, store=Store(args.data), base_url=args.base_url,
+                        source=args.source, store=store, base_url=args.base_url,
                         only_gaps=args.only_gaps, progress=not args.json)
     except CandlekitError as exc:
         _failed_hint(exc, "backfill")
@@ -107,7 +108,9 @@ def _failed_hint(exc: CandlekitError, command: str) -> None:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     """Handler of ``candlekit tasks [list|show|cancel|delete|resume]``."""
-    store = Store(args.data)
+    store = open_store(args.data, write=False,  # a task exists only in an existing store
+                       hint=", so it has no tasks (`candlekit tasks list --data DIR` lists "
+                            "those of a store)")
     registry = TaskRegistry(store.root)
     action = getattr(args, "action", None) or "list"
     if action == "list":
