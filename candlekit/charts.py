@@ -175,7 +175,7 @@ def _timeline_spans(coverage: pd.DataFrame) -> list[tuple[float, float]]:
 def _series_gaps(gaps: pd.DataFrame | None, row: Any) -> list[tuple[float, float]]:
     if gaps is None or not len(gaps):
         return []
-    g = gaps
+    g = _missing_only(gaps)
     for key in ("symbol", "interval", "source"):
         if key in g.columns:
             g = g[g[key] == getattr(row, key)]
@@ -183,6 +183,13 @@ def _series_gaps(gaps: pd.DataFrame | None, row: Any) -> list[tuple[float, float
         return []
     lo, hi = _date_num(g["start"]), _date_num(g["end"])
     return sorted(zip(lo.tolist(), hi.tolist()))
+
+
+def _missing_only(gaps: pd.DataFrame) -> pd.DataFrame:
+    """A gap table's gaps, without its warning rows for unreadable files (not missing)."""
+    if "status" in gaps.columns:
+        return gaps[gaps["status"] != "unreadable"]
+    return gaps
 
 
 def _minus(lo: float, hi: float, holes: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -358,6 +365,7 @@ def _gap_spans(gaps: pd.DataFrame, df: pd.DataFrame, shown: pd.DataFrame, *,
             raise FormatError("gaps must have start and end columns (a gap table from "
                               "candlekit.coverage.gap_table, or candlekit.find_gaps output).",
                               list(table.columns))
+        table = _missing_only(table)
         for key in ("symbol", "interval", "source"):
             if key in table.columns and df.attrs.get(key) is not None:
                 table = table[table[key] == df.attrs[key]]

@@ -1,9 +1,15 @@
 """Coverage of the store: what each series holds, how complete it is, and where it has holes.
 
 :func:`coverage_table` gives one row per stored series (symbol, interval, source) with its
-first and last candle, how many candles it holds, how many the span between them (or a
-window) should hold, and the completeness; :func:`gap_table` lists every run of missing
-candles, largest first. Both look at the same span per series:
+whole stored span (first and last candle, how many it holds: the seed's ``earliest,
+latest, total_candles``) and, beside it, the completeness over a span (the window, see
+below), and over what backfill tasks asked for: a series whose requested range starts
+before the upstream's retention shows the candles that were unavailable upstream, not
+100%. :func:`gap_table` lists every run of missing candles, largest first, each a
+``[start, end)`` range. A corrupted store file does not stop either: the other series
+are reported, the file is named once (in the series' ``note``, and as an
+``"unreadable"`` row of the gap table) and its period counts as unreadable, not as
+missing candles. Both look at the same span per series:
 
 ``window=None``
     From the series' first to its last stored candle (from parquet footers only: nothing
@@ -27,20 +33,24 @@ import datetime as _dt
 import html
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import FormatError, InvalidTimeError
+from .errors import CorruptFileError, FormatError, InvalidTimeError
 from .frame import empty_frame
 from .gaps import find_gaps
 from .intervals import INTERVALS, count_buckets, floor_time, next_bucket, parse_interval
 from .provenance import is_synthetic, synthetic_sources
-from .store import Store
-from .timeutil import TimeLike, to_ms, to_timestamp
+from .store import SeriesKey, Store
+from .store.layout import PART_NAME, period_bounds_ms, period_from_dirname, period_kind
+from .store.parquet import read_info
+from .timeutil import TimeLike, to_index, to_ms, to_timestamp
 
 __all__ = [
     "COVERAGE_TABLE_COLUMNS",
@@ -52,13 +62,17 @@ __all__ = [
     "gap_table",
     "open_store",
     "series_spans",
+    "unreadable_files",
 ]
 
 COVERAGE_TABLE_COLUMNS = ("symbol", "interval", "source", "earliest", "latest", "total_candles",
+                          "open_candles", "start", "end", "window_candles",
                           "expected_candles", "completeness_pct", "missing_candles",
-                          "open_candles", "synthetic", "alignment", "start", "end")
+                          "unreadable_candles", "requested_start", "requested_end",
+                          "requested_candles", "requested_stored", "unavailable_upstream",
+                          "requested_pct", "synthetic", "alignment", "note")
 GAP_TABLE_COLUMNS = ("symbol", "interval", "source", "start", "end", "missing_candles",
-                     "duration")
+                     "duration", "status", "note")
 SPAN_COLUMNS = ("symbol", "interval", "source", "alignment", "start", "end", "whole_series")
 
 #: What a report window may be: a duration ("30d", a Timedelta) or a (start, end) pair.
@@ -167,9 +181,87 @@ def _duration(window: Any) -> pd.Timedelta:
         return pd.NaT
 
 
+def unreadable_files(store: Store | str | os.PathLike[str] | None = None, *,
+                     symbols: str | Iterable[str] | None = None,
+                     intervals: str | Iterable[str] | None = None,
+                     sources: str | Iterable[str] | None = None) -> pd.DataFrame:
+    """Store files whose footer cannot be read, per series (no rows are read).
+
+    Parameters
+    ----------
+    store : Store, path or None
+        The store (``None``: ``$CANDLEKIT_DATA`` or ``./data``).
+    symbols, intervals, sources : str or list of str, optional
+        Only these series.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``symbol, interval, source``, ``start`` and ``end`` (the ``[start, end)`` period
+        the file holds), ``path`` and ``reason``. A file whose footer is fine but whose
+        rows are damaged is found only when its rows are read (:func:`gap_table`, or a
+        windowed :func:`coverage_table`).
+    """
+    st = open_store(store)
+    ivs = _names(intervals, "intervals")
+    ivs = None if ivs is None else [parse_interval(i).name for i in ivs]
+    rows = [_bad_row(key, path, reason)
+            for key in _keys(st, _names(symbols, "symbols"), ivs, _names(sources, "sources"))
+            for path, reason in _footer_problems(st, key)]
+    return _bad_frame(rows)
+
+
+_BAD_COLUMNS = ("symbol", "interval", "source", "start", "end", "path", "reason")
+
+
+def _bad_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(_BAD_COLUMNS))
+    for c in ("start", "end"):
+        df[c] = pd.to_datetime(np.asarray(df[c], dtype=np.int64), unit="ms", utc=True
+                               ).as_unit("ms")
+    return df
+
+
+def _bad_row(key: SeriesKey, path: Path, reason: str) -> dict[str, Any]:
+    kind = period_kind(key.interval)
+    ordinal = period_from_dirname(Path(path).parent.name, kind)
+    lo, hi = period_bounds_ms(ordinal, kind) if ordinal is not None else (0, 0)
+    return {"symbol": key.symbol, "interval": key.interval, "source": key.source,
+            "start": lo, "end": hi, "path": str(path), "reason": reason}
+
+
+def _keys(store: Store, symbols: list[str] | None, intervals: list[str] | None,
+          sources: list[str] | None) -> list[SeriesKey]:
+    return [k for k in store.series()
+            if (symbols is None or k.symbol in symbols)
+            and (intervals is None or k.interval in intervals)
+            and (sources is None or k.source in sources)]
+
+
+def _footer_problems(store: Store, key: SeriesKey) -> list[tuple[Path, str]]:
+    sdir = store.series_path(key.symbol, key.interval, source=key.source)
+    kind = period_kind(key.interval)
+    out = []
+    for name in sorted(os.listdir(sdir)) if sdir.is_dir() else []:
+        path = sdir / name / PART_NAME
+        if period_from_dirname(name, kind) is None or not path.exists():
+            continue
+        try:
+            read_info(path)
+        except CorruptFileError as exc:
+            out.append((path, exc.reason))
+    return out
+
+
 def _selected(store: Store, symbols: list[str] | None, intervals: list[str] | None,
-              sources: list[str] | None) -> pd.DataFrame:
-    cov = store.coverage()
+              sources: list[str] | None) -> tuple[pd.DataFrame, dict[tuple, list[dict]]]:
+    """Store.coverage() of the selection (corrupted files skipped silently: they are
+    returned apart, by series, and named in the tables), plus series whose every file is
+    unreadable."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="coverage\\(\\) skipped a file",
+                                category=RuntimeWarning)
+        cov = store.coverage()
     keep = np.ones(len(cov), dtype=bool)
     if symbols is not None:
         keep &= cov["symbol"].isin(symbols).to_numpy()
@@ -178,9 +270,26 @@ def _selected(store: Store, symbols: list[str] | None, intervals: list[str] | No
     if sources is not None:
         keep &= cov["source"].isin(sources).to_numpy()
     cov = cov[keep].copy()
+    bad: dict[tuple, list[dict]] = {}
+    for key in _keys(store, symbols, intervals, sources):
+        for path, reason in _footer_problems(store, key):
+            bad.setdefault((key.symbol, key.interval, key.source), []).append(
+                _bad_row(key, path, reason))
+    held = set(zip(cov["symbol"], cov["interval"], cov["source"]))
+    lost = [k for k in bad if k not in held]  # nothing readable at all
+    if lost:
+        extra = pd.DataFrame({
+            "symbol": [k[0] for k in lost], "interval": [k[1] for k in lost],
+            "source": [k[2] for k in lost], "alignment": "calendar",
+            "earliest": pd.Series([pd.NaT] * len(lost), dtype="datetime64[ms, UTC]"),
+            "latest": pd.Series([pd.NaT] * len(lost), dtype="datetime64[ms, UTC]"),
+            "total_candles": 0, "open_candles": 0,
+            "files": [len(bad[k]) for k in lost], "bytes": 0})
+        cov = pd.concat([cov, extra[cov.columns]], ignore_index=True) if len(cov) else extra
     order = cov["interval"].map(INTERVALS.index)
-    return (cov.assign(_order=order).sort_values(["symbol", "_order", "source"], kind="stable")
-            .drop(columns="_order").reset_index(drop=True))
+    cov = (cov.assign(_order=order).sort_values(["symbol", "_order", "source"], kind="stable")
+           .drop(columns="_order").reset_index(drop=True))
+    return cov, bad
 
 
 def series_spans(store: Store | str | os.PathLike[str] | None = None, *,
@@ -207,7 +316,9 @@ def series_spans(store: Store | str | os.PathLike[str] | None = None, *,
     pandas.DataFrame
         Store.coverage's columns plus ``start`` (open time of the first expected bucket),
         ``end`` (exclusive) and ``whole_series`` (True when the span holds every stored
-        candle, so footer statistics suffice). Sorted by symbol, interval, source.
+        candle and no file is unreadable, so footer statistics suffice). Sorted by
+        symbol, interval, source. A series whose every file is unreadable has no
+        earliest/latest; its span without a window is the periods of those files.
 
     Raises
     ------
@@ -216,36 +327,48 @@ def series_spans(store: Store | str | os.PathLike[str] | None = None, *,
     InvalidIntervalError
         For an unknown interval in ``intervals``.
     """
-    st = open_store(store)
+    return _spans(open_store(store), symbols, intervals, sources, window, now)[0]
+
+
+def _spans(st: Store, symbols: Any, intervals: Any, sources: Any, window: Window,
+           now: TimeLike | None) -> tuple[pd.DataFrame, dict[tuple, list[dict]]]:
     ivs = _names(intervals, "intervals")
     ivs = None if ivs is None else [parse_interval(i).name for i in ivs]
-    cov = _selected(st, _names(symbols, "symbols"), ivs, _names(sources, "sources"))
+    cov, bad = _selected(st, _names(symbols, "symbols"), ivs, _names(sources, "sources"))
     span = _parse_window(window)
     now_ms = to_ms(now) if now is not None else None
-    earliest = cov["earliest"].array.asi8 if len(cov) else np.empty(0, np.int64)
-    latest = cov["latest"].array.asi8 if len(cov) else np.empty(0, np.int64)
-    default_end = now_ms if now_ms is not None else _latest_end(cov)
+    held = cov[cov["total_candles"] > 0]
+    default_end = now_ms if now_ms is not None else _latest_end(held)
     starts, ends, whole = [], [], []
-    for i, row in enumerate(cov.itertuples(index=False)):
+    for row in cov.itertuples(index=False):
+        stored = row.total_candles > 0
+        first = to_ms(row.earliest) if stored else None
+        last = to_ms(row.latest) if stored else None
+        bad_here = bad.get((row.symbol, row.interval, row.source), [])
         if span is None:
-            s = int(earliest[i])
-            e = now_ms if now_ms is not None else _bucket_end(int(latest[i]), row)
+            if stored:
+                s = first
+                e = now_ms if now_ms is not None else _bucket_end(last, row)
+            else:  # every file unreadable: the periods they hold
+                s = min(b["start"] for b in bad_here)
+                e = now_ms if now_ms is not None else max(b["end"] for b in bad_here)
         elif span.duration_ms is not None:
             e = default_end
             s = e - span.duration_ms
         else:
-            s = span.start_ms if span.start_ms is not None else int(earliest[i])
+            s = span.start_ms if span.start_ms is not None else (
+                first if stored else min(b["start"] for b in bad_here))
             e = span.end_ms if span.end_ms is not None else default_end
         s = to_ms(floor_time(s, row.interval, alignment=row.alignment))
         e = _bucket_end(e - 1, row) if e > s else s  # the end of the last bucket expected
         starts.append(s)
         ends.append(e)
-        whole.append(s <= earliest[i] and e > latest[i])
+        whole.append(stored and not bad_here and s <= first and e > last)
     out = cov.copy()
     out["start"] = pd.to_datetime(np.asarray(starts, np.int64), unit="ms", utc=True).as_unit("ms")
     out["end"] = pd.to_datetime(np.asarray(ends, np.int64), unit="ms", utc=True).as_unit("ms")
     out["whole_series"] = np.asarray(whole, dtype=bool)
-    return out
+    return out, bad
 
 
 def _bucket_end(t_ms: int, row: Any) -> int:
@@ -267,13 +390,136 @@ def _expected(start_ms: int, end_ms: int, interval: str, alignment: str) -> int:
     return count_buckets(start_ms, end_ms, interval, alignment=alignment)
 
 
-def _read_span(store: Store, row: Any) -> pd.DataFrame:
-    if row.whole_series:
-        return store.read(row.symbol, row.interval, source=row.source)
-    if row.end <= row.start:
-        return empty_frame(symbol=row.symbol, interval=row.interval, alignment=row.alignment,
-                           source=row.source)
-    return store.read(row.symbol, row.interval, row.start, row.end, source=row.source)
+def _read_span(store: Store, row: Any, bad: list[dict], start_ms: int | None = None,
+               end_ms: int | None = None) -> pd.DataFrame:
+    """The series' candles in ``[start, end)`` (the row's span by default), skipping the
+    periods of unreadable files. A file found damaged while reading is added to ``bad``
+    (once) and skipped too."""
+    attrs = {"symbol": row.symbol, "interval": row.interval, "alignment": row.alignment,
+             "source": row.source}
+    lo = to_ms(row.start) if start_ms is None else start_ms
+    hi = to_ms(row.end) if end_ms is None else end_ms
+    if start_ms is None and row.whole_series:
+        lo = hi = None
+    elif hi <= lo:
+        return empty_frame(**attrs)
+    while True:
+        pieces, at = [], lo
+        try:
+            for b in sorted(bad, key=lambda b: b["start"]):
+                if (hi is not None and b["start"] >= hi) or (at is not None and b["end"] <= at):
+                    continue
+                if at is None or b["start"] > at:
+                    pieces.append(store.read(row.symbol, row.interval, at, b["start"],
+                                             source=row.source))
+                at = b["end"] if at is None else max(at, b["end"])
+            if hi is None or at is None or at < hi:
+                pieces.append(store.read(row.symbol, row.interval, at, hi, source=row.source))
+        except CorruptFileError as exc:
+            key = SeriesKey(row.source, row.symbol, row.interval)
+            found = _bad_row(key, exc.path, exc.reason)
+            if any(b["path"] == found["path"] for b in bad) or found["end"] <= found["start"]:
+                raise
+            bad.append(found)
+            continue
+        break
+    pieces = [p for p in pieces if len(p)]
+    if not pieces:
+        return empty_frame(**attrs)
+    out = pieces[0] if len(pieces) == 1 else pd.concat(pieces)
+    out.attrs = dict(pieces[0].attrs)
+    return out
+
+
+def _unreadable_count(bad: list[dict], start_ms: int, end_ms: int, row: Any) -> int:
+    """Buckets of ``[start, end)`` inside the periods of unreadable files."""
+    total = 0
+    for b in bad:
+        lo, hi = max(b["start"], start_ms), min(b["end"], end_ms)
+        total += _expected(lo, hi, row.interval, row.alignment)
+    return total
+
+
+def _note(bad: list[dict]) -> str:
+    if not bad:
+        return ""
+    files = "; ".join(f"{b['path']} ({b['reason']})" for b in bad)
+    return (f"UNREADABLE: {len(bad)} corrupted file(s), their candles neither counted nor "
+            f"read: {files}. Move the file away and backfill its period again.")
+
+
+# --- what was asked for, and what the upstream no longer has ---------------------------------
+
+
+@dataclass
+class _Requested:
+    ranges: list[tuple[int, int | None]]
+    earliest_available: int | None
+
+
+def _requests(store: Store) -> dict[tuple[str, str, str], _Requested]:
+    """Ranges backfill tasks asked for, per (symbol, interval, source), and the earliest
+    time the upstream still serves; read through the task registry (nothing is written
+    there). Empty when the store has no registry or it cannot be read."""
+    from .backfill.registry import TaskRegistry
+    from .errors import CandlekitError
+
+    registry = TaskRegistry(store)
+    out: dict[tuple[str, str, str], _Requested] = {}
+    try:
+        statuses = registry.statuses()
+        for st in statuses:
+            start = to_ms(st.start)
+            end = to_ms(st.end) if st.end else None
+            for sym in st.symbols:
+                for iv in st.intervals:
+                    key = (sym, parse_interval(iv).name, st.source)
+                    out.setdefault(key, _Requested([], None)).ranges.append((start, end))
+        for key, req in out.items():
+            req.earliest_available = registry.availability(key[2], key[0], key[1])[0]
+    except (CandlekitError, OSError):
+        return {}
+    return out
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for a, b in sorted(r for r in ranges if r[1] > r[0]):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged]
+
+
+def _request_columns(store: Store, row: Any, req: _Requested | None, bad: list[dict]
+                     ) -> dict[str, Any]:
+    """requested_start/end, requested_candles, requested_stored, unavailable_upstream."""
+    none = {"requested_start": pd.NaT, "requested_end": pd.NaT, "requested_candles": 0,
+            "requested_stored": 0, "unavailable_upstream": 0, "requested_pct": np.nan}
+    if req is None:
+        return none
+    tail = (_bucket_end(to_ms(row.latest), row) if row.total_candles
+            else max(a for a, _ in req.ranges))
+    ranges = _merge([(to_ms(floor_time(a, row.interval, alignment=row.alignment)),
+                      b if b is not None else tail) for a, b in req.ranges])
+    if not ranges:
+        return none
+    lo, hi = ranges[0][0], ranges[-1][1]
+    t = _read_span(store, row, bad, lo, hi).index.asi8
+    asked = stored = unavailable = 0
+    ea = req.earliest_available
+    for a, b in ranges:
+        asked += _expected(a, b, row.interval, row.alignment)
+        i, j = np.searchsorted(t, [a, b])
+        stored += int(j - i)
+        if ea is not None and ea > a:
+            cut = min(ea, b)
+            k = int(np.searchsorted(t, cut))
+            unavailable += _expected(a, cut, row.interval, row.alignment) - (k - int(i))
+    return {"requested_start": lo, "requested_end": hi, "requested_candles": asked,
+            "requested_stored": stored, "unavailable_upstream": unavailable,
+            "requested_pct": 100.0 * stored / asked if asked else np.nan}
 
 
 # --- the tables ----------------------------------------------------------------------------
@@ -284,7 +530,8 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
                    intervals: str | Iterable[str] | None = None,
                    sources: str | Iterable[str] | None = None, window: Window = None,
                    now: TimeLike | None = None) -> pd.DataFrame:
-    """How complete each stored series is, over its whole span or the latest window.
+    """What each stored series holds, and how complete it is over a window and over what
+    backfill tasks asked for.
 
     Parameters
     ----------
@@ -293,23 +540,42 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
     symbols, intervals, sources : str or list of str, optional
         Only these series (default: every stored one).
     window : str, Timedelta or (start, end), optional
-        ``None`` (default): from each series' first to its last candle, from parquet
-        footers only. ``"7d"``: the latest seven days (ending at ``now``, or just after the
-        most recent selected candle). ``(start, end)``: that range, ``end`` exclusive.
+        The span completeness is measured over. ``None`` (default): from each series'
+        first to its last candle, from parquet footers only. ``"7d"``: the latest seven
+        days (ending at ``now``, or just after the most recent selected candle).
+        ``(start, end)``: that range, ``end`` exclusive.
     now : time, optional
         End of the spans. Without a window, spans run from the first candle to ``now``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per series, sorted by symbol, interval, source: ``symbol``, ``interval``,
-        ``source``, ``earliest`` and ``latest`` (open times of the first and last stored
-        candle in the span; NaT when none), ``total_candles`` (stored in the span),
-        ``expected_candles`` (buckets in the span), ``completeness_pct`` (100 * stored /
-        expected; NaN for an empty span), ``missing_candles``, ``open_candles`` (not yet
-        closed), ``synthetic`` (bool), ``alignment``, and the span itself: ``start``
-        (first expected bucket) and ``end`` (exclusive). Empty (with these columns) when
-        nothing matches.
+        One row per series, sorted by symbol, interval, source.
+
+        The whole stored series, whatever the window (the seed's coverage fields):
+        ``symbol``, ``interval``, ``source``, ``earliest`` and ``latest`` (open times of
+        its first and last stored candle; NaT when none is readable), ``total_candles``,
+        ``open_candles`` (not yet closed).
+
+        Beside it, the window: ``start`` (first expected bucket) and ``end``
+        (exclusive), ``window_candles`` (stored in it), ``expected_candles`` (buckets in
+        it), ``completeness_pct`` (100 * window_candles / expected; NaN for an empty
+        span), ``missing_candles`` (expected, neither stored nor unreadable) and
+        ``unreadable_candles`` (buckets in the periods of corrupted files: not counted as
+        missing, and not as stored).
+
+        What backfill tasks asked for (from the task registry; NaT/0/NaN when no task
+        asked for the series): ``requested_start``, ``requested_end`` (their union's
+        bounds; a task without an end counts up to the latest stored candle),
+        ``requested_candles`` (buckets asked for), ``requested_stored`` (of those, how
+        many are stored), ``unavailable_upstream`` (of those, not stored and before the
+        earliest time the upstream still serves: gone from the upstream before they were
+        fetched) and ``requested_pct`` (100 * stored / requested). A backfill from before
+        the upstream's retention therefore shows less than 100% here even when the
+        window is complete.
+
+        Then ``synthetic`` (bool), ``alignment`` and ``note`` (names unreadable files;
+        empty otherwise). Empty (with these columns) when nothing matches.
 
     Raises
     ------
@@ -324,28 +590,31 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
     >>> cov[cov.completeness_pct < 100][["symbol", "interval", "missing_candles"]]  # doctest: +SKIP
     """
     st = open_store(store)
-    spans = series_spans(st, symbols=symbols, intervals=intervals, sources=sources,
-                         window=window, now=now)
+    spans, bad = _spans(st, symbols, intervals, sources, window, now)
+    requests = _requests(st) if len(spans) else {}
     rows = []
     for row in spans.itertuples(index=False):
+        key = (row.symbol, row.interval, row.source)
+        bad_here = bad.setdefault(key, [])
         start_ms, end_ms = to_ms(row.start), to_ms(row.end)
         if row.whole_series:
-            total, n_open = int(row.total_candles), int(row.open_candles)
-            first, last = row.earliest, row.latest
+            in_window = int(row.total_candles)
         else:
-            df = _read_span(st, row)
-            total, n_open = len(df), int((~df["closed"].to_numpy()).sum())
-            first = df.index[0] if total else pd.NaT
-            last = df.index[-1] if total else pd.NaT
+            in_window = len(_read_span(st, row, bad_here))
+        asked = _request_columns(st, row, requests.get(key), bad_here)
         expected = _expected(start_ms, end_ms, row.interval, row.alignment)
+        unreadable = _unreadable_count(bad_here, start_ms, end_ms, row)
         rows.append({
             "symbol": row.symbol, "interval": row.interval, "source": row.source,
-            "earliest": first, "latest": last, "total_candles": total,
+            "earliest": row.earliest, "latest": row.latest,
+            "total_candles": int(row.total_candles), "open_candles": int(row.open_candles),
+            "start": row.start, "end": row.end, "window_candles": in_window,
             "expected_candles": expected,
-            "completeness_pct": 100.0 * total / expected if expected else np.nan,
-            "missing_candles": expected - total, "open_candles": n_open,
+            "completeness_pct": 100.0 * in_window / expected if expected else np.nan,
+            "missing_candles": max(expected - in_window - unreadable, 0),
+            "unreadable_candles": unreadable, **asked,
             "synthetic": is_synthetic(row.source), "alignment": row.alignment,
-            "start": row.start, "end": row.end,
+            "note": _note(bad_here),
         })
     return _coverage_frame(rows)
 
@@ -357,12 +626,17 @@ def _utc_column(values: list[Any]) -> pd.Series:
 
 def _coverage_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(COVERAGE_TABLE_COLUMNS))
-    for c in ("earliest", "latest", "start", "end"):
-        df[c] = _utc_column(list(df[c]))
-    for c in ("total_candles", "expected_candles", "missing_candles", "open_candles"):
+    for c in ("earliest", "latest", "start", "end", "requested_start", "requested_end"):
+        df[c] = _utc_column([v if not isinstance(v, (int, np.integer)) else
+                             pd.Timestamp(int(v), unit="ms", tz="UTC") for v in df[c]])
+    for c in ("total_candles", "open_candles", "window_candles", "expected_candles",
+              "missing_candles", "unreadable_candles", "requested_candles",
+              "requested_stored", "unavailable_upstream"):
         df[c] = df[c].astype(np.int64)
-    df["completeness_pct"] = df["completeness_pct"].astype(np.float64)
+    for c in ("completeness_pct", "requested_pct"):
+        df[c] = df[c].astype(np.float64)
     df["synthetic"] = df["synthetic"].astype(bool)
+    df["note"] = df["note"].astype(object)
     return df
 
 
@@ -371,7 +645,8 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
               intervals: str | Iterable[str] | None = None,
               sources: str | Iterable[str] | None = None, window: Window = None,
               now: TimeLike | None = None) -> pd.DataFrame:
-    """Every run of missing candles in the selected series, largest first.
+    """Every run of missing candles in the selected series, largest first, and a warning
+    row for each unreadable (corrupted) file.
 
     Looks at the same spans as :func:`coverage_table` (same arguments), so each series'
     ``missing_candles`` here add up to its ``missing_candles`` there.
@@ -391,9 +666,13 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
     -------
     pandas.DataFrame
         ``symbol, interval, source``, ``start`` (open time of the first missing candle),
-        ``end`` (EXCLUSIVE: open time of the next stored bucket), ``missing_candles`` and
-        ``duration`` (``end - start``), sorted by duration then missing candles, largest
-        first.
+        ``end`` (EXCLUSIVE: open time of the next stored bucket, or the span's end),
+        ``missing_candles``, ``duration`` (``end - start``), ``status`` and ``note``.
+        ``status`` is ``"missing"`` for a gap, or ``"unreadable"`` for the period of a
+        corrupted file (``missing_candles`` 0: its candles may well be there; ``note``
+        names the file once, and what to do). Unreadable rows come first, then gaps
+        sorted by duration then missing candles, largest first. The other series are
+        reported as usual.
 
     Raises
     ------
@@ -405,46 +684,95 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
     >>> gap_table("data", symbols="ETH", window="30d").head()       # doctest: +SKIP
     """
     st = open_store(store)
-    spans = series_spans(st, symbols=symbols, intervals=intervals, sources=sources,
-                         window=window, now=now)
-    parts = []
+    spans, bad = _spans(st, symbols, intervals, sources, window, now)
+    parts, warn_rows = [], []
     for row in spans.itertuples(index=False):
-        if row.end <= row.start:
-            continue
-        df = _read_span(st, row)
-        found = find_gaps(df, start=row.start, end=row.end, alignment=row.alignment)
-        if not len(found):
-            continue
-        parts.append(pd.DataFrame({
-            "symbol": row.symbol, "interval": row.interval, "source": row.source,
-            "start": found["start"].to_numpy(), "end": found["end"].to_numpy(),
-            "missing_candles": found["missing_candles"].to_numpy(np.int64),
-        }))
-    if not parts:
-        out = pd.DataFrame({c: pd.Series(dtype=object) for c in ("symbol", "interval",
-                                                                  "source")})
-        out["start"] = pd.Series(dtype="datetime64[ms, UTC]")
-        out["end"] = pd.Series(dtype="datetime64[ms, UTC]")
-        out["missing_candles"] = pd.Series(dtype=np.int64)
-        out["duration"] = pd.Series(dtype="timedelta64[ms]")
-        return out
-    out = pd.concat(parts, ignore_index=True)
+        bad_here = bad.setdefault((row.symbol, row.interval, row.source), [])
+        if row.end > row.start:
+            df = _read_span(st, row, bad_here)
+            found = find_gaps(df, start=row.start, end=row.end, alignment=row.alignment)
+            found = _outside(found, bad_here, row)
+            if len(found):
+                parts.append(pd.DataFrame({
+                    "symbol": row.symbol, "interval": row.interval, "source": row.source,
+                    "start": found["start"].to_numpy(), "end": found["end"].to_numpy(),
+                    "missing_candles": found["missing_candles"].to_numpy(np.int64),
+                    "status": "missing", "note": ""}))
+        s_ms, e_ms = to_ms(row.start), to_ms(row.end)
+        for b in bad_here:
+            lo, hi = b["start"], b["end"]
+            if lo < e_ms and hi > s_ms:  # show the part inside the span
+                lo, hi = max(lo, s_ms), min(hi, e_ms)
+            warn_rows.append({"symbol": row.symbol, "interval": row.interval,
+                              "source": row.source, "start": lo, "end": hi,
+                              "missing_candles": 0, "status": "unreadable",
+                              "note": f"UNREADABLE: corrupted file {b['path']} "
+                                      f"({b['reason']}); its period is not counted as "
+                                      "missing. Move the file away and backfill this "
+                                      "period again."})
+    out = pd.concat(parts, ignore_index=True) if parts else _empty_gaps()
     for c in ("start", "end"):
         out[c] = _utc_column(list(out[c]))
     out["duration"] = out["end"] - out["start"]
     out = out.sort_values(["duration", "missing_candles", "symbol", "interval", "start"],
                           ascending=[False, False, True, True, True], kind="stable")
+    if warn_rows:
+        warn = pd.DataFrame(warn_rows)
+        for c in ("start", "end"):
+            warn[c] = pd.to_datetime(np.asarray(warn[c], np.int64), unit="ms", utc=True
+                                     ).as_unit("ms")
+        warn["duration"] = warn["end"] - warn["start"]
+        out = pd.concat([warn, out], ignore_index=True) if len(out) else warn
+    out["missing_candles"] = out["missing_candles"].astype(np.int64)
     return out.reset_index(drop=True)[list(GAP_TABLE_COLUMNS)]
+
+
+def _empty_gaps() -> pd.DataFrame:
+    out = pd.DataFrame({c: pd.Series(dtype=object) for c in ("symbol", "interval", "source")})
+    out["start"] = pd.Series(dtype="datetime64[ms, UTC]")
+    out["end"] = pd.Series(dtype="datetime64[ms, UTC]")
+    out["missing_candles"] = pd.Series(dtype=np.int64)
+    out["status"] = pd.Series(dtype=object)
+    out["note"] = pd.Series(dtype=object)
+    return out
+
+
+def _outside(found: pd.DataFrame, bad: list[dict], row: Any) -> pd.DataFrame:
+    """Gaps minus the periods of unreadable files (those are not missing candles)."""
+    if not bad or not len(found):
+        return found
+    starts, ends, counts = [], [], []
+    holes = sorted((b["start"], b["end"]) for b in bad)
+    for s, e in zip(found["start"].array.asi8, found["end"].array.asi8):
+        at = int(s)
+        for lo, hi in holes:
+            if hi <= at or lo >= e:
+                continue
+            if lo > at:
+                starts.append(at)
+                ends.append(lo)
+            at = max(at, hi)
+        if at < e:
+            starts.append(at)
+            ends.append(int(e))
+    for s, e in zip(starts, ends):
+        counts.append(_expected(s, e, row.interval, row.alignment))
+    keep = [i for i, n in enumerate(counts) if n > 0]
+    return pd.DataFrame({
+        "start": to_index(np.asarray([starts[i] for i in keep], np.int64), name=None),
+        "end": to_index(np.asarray([ends[i] for i in keep], np.int64), name=None),
+        "missing_candles": np.asarray([counts[i] for i in keep], np.int64)})
 
 
 # --- presentation --------------------------------------------------------------------------
 
 
 def format_coverage(coverage: pd.DataFrame) -> pd.DataFrame:
-    """The coverage table with readable headings, for display in a notebook.
+    """The coverage table with readable headings, for display in a notebook or terminal.
 
     Completeness is floored to two decimals so that an incomplete series never shows as
-    100.
+    100. The requested columns appear when a backfill task asked for any shown series,
+    ``note`` when a file is unreadable.
 
     Parameters
     ----------
@@ -454,22 +782,40 @@ def format_coverage(coverage: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``symbol, interval, source, earliest, latest, total candles, expected
-        candles, missing candles, completeness %, open candles, synthetic``.
+        ``symbol, interval, source``; the whole stored series: ``earliest, latest, total
+        candles, open candles``; the window: ``window from, window to, in window,
+        expected, missing, completeness %`` (and ``unreadable`` when any is); what tasks
+        asked for: ``requested, stored of requested, unavailable upstream, requested
+        %``; ``synthetic``; ``note``.
     """
-    missing = [c for c in COVERAGE_TABLE_COLUMNS[:11] if c not in coverage.columns]
+    missing = [c for c in COVERAGE_TABLE_COLUMNS if c not in coverage.columns]
     if missing:
         raise FormatError(f"Not a coverage table: missing columns {missing}. Build it with "
                           "candlekit.coverage.coverage_table(store).", missing)
-    pct = np.floor(coverage["completeness_pct"].to_numpy(np.float64) * 100.0) / 100.0
-    return pd.DataFrame({
+
+    def floor2(col: str) -> np.ndarray:
+        return np.floor(coverage[col].to_numpy(np.float64) * 100.0) / 100.0
+
+    out = pd.DataFrame({
         "symbol": coverage["symbol"], "interval": coverage["interval"],
         "source": coverage["source"], "earliest": coverage["earliest"],
         "latest": coverage["latest"], "total candles": coverage["total_candles"],
-        "expected candles": coverage["expected_candles"],
-        "missing candles": coverage["missing_candles"], "completeness %": pct,
-        "open candles": coverage["open_candles"], "synthetic": coverage["synthetic"],
+        "open candles": coverage["open_candles"],
+        "window from": coverage["start"], "window to": coverage["end"],
+        "in window": coverage["window_candles"], "expected": coverage["expected_candles"],
+        "missing": coverage["missing_candles"], "completeness %": floor2("completeness_pct"),
     })
+    if (coverage["unreadable_candles"] > 0).any() or (coverage["note"] != "").any():
+        out["unreadable"] = coverage["unreadable_candles"]
+    if (coverage["requested_candles"] > 0).any():
+        out["requested"] = coverage["requested_candles"]
+        out["stored of requested"] = coverage["requested_stored"]
+        out["unavailable upstream"] = coverage["unavailable_upstream"]
+        out["requested %"] = floor2("requested_pct")
+    out["synthetic"] = coverage["synthetic"]
+    if (coverage["note"] != "").any():
+        out["note"] = coverage["note"]
+    return out
 
 
 def coverage_summary_html(store: Store | str | os.PathLike[str] | None,
@@ -510,7 +856,17 @@ def coverage_summary_html(store: Store | str | os.PathLike[str] | None,
     spans = (f"from {coverage['start'].min():%Y-%m-%d %H:%M} to "
              f"{coverage['end'].max():%Y-%m-%d %H:%M}")
     incomplete = int((coverage["missing_candles"] > 0).sum())
+    unreadable = [n for n in coverage["note"] if n]
+    warn = (f' <b class="candlekit-warning">{len(unreadable)} series have unreadable '
+            f"files</b> (named in the table's note).") if unreadable else ""
+    short = coverage[(coverage["requested_candles"] > 0)
+                     & (coverage["unavailable_upstream"] > 0)]
+    upstream = (f" {len(short)} series asked for history the upstream no longer serves: "
+                f"{int(short['unavailable_upstream'].sum()):,} candle(s) unavailable "
+                "upstream (see the requested columns).") if len(short) else ""
     return (f'<div class="candlekit-summary">Store <code>{root}</code>: '
             f"{len(coverage)} series{syn}, {int(coverage['total_candles'].sum()):,} candles "
-            f"shown {spans} UTC; {incomplete} series miss "
-            f"{int(coverage['missing_candles'].sum()):,} candle(s).</div>")
+            f"stored; {int(coverage['window_candles'].sum()):,} in the spans shown "
+            f"{spans} UTC; {incomplete} series miss "
+            f"{int(coverage['missing_candles'].sum()):,} candle(s) there.{upstream}"
+            f"{warn}</div>")

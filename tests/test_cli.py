@@ -156,7 +156,8 @@ def test_symbols_upstream_lists_perps_hip3_and_spot(capsys):
 def test_coverage_shows_completeness_over_a_window(store, capsys):
     assert main(["coverage", "--data", str(store.root), "--window", "1d", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
-    assert row["expected_candles"] == 24 and row["total_candles"] == 24  # 2025-03-02 whole
+    assert row["expected_candles"] == 24 and row["window_candles"] == 24  # 2025-03-02 whole
+    assert row["total_candles"] == 45  # beside the window: the whole stored series
     assert main(["coverage", "--data", str(store.root), "--json"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
     assert row["missing_candles"] == 3 and row["completeness_pct"] < 100
@@ -233,3 +234,18 @@ def test_ambiguous_times_on_the_command_line_are_refused(store, capsys, spelled,
     assert main(["gaps", "PURR/USDC", "--interval", "1h", "--data", str(store.root),
                  "--start", spelled]) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_coverage_names_a_corrupted_file_in_the_table_not_as_a_warning(store, capsys):
+    import warnings
+
+    eth = synthetic_candles("ETH", "1h", "2025-03-01", "2025-03-02", seed=4)
+    store.write(eth)
+    bad = store.series_path("ETH", "1h", source="synthetic") / "period=2025-01-01" / "part-0.parquet"
+    bad.write_bytes(b"not parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["coverage", "--data", str(store.root)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count(str(bad)) == 1 and "UNREADABLE" in captured.out
+    assert "PURR/USDC" in captured.out and "Warning" not in captured.err

@@ -65,7 +65,7 @@ def test_coverage_over_the_whole_span_counts_stored_and_missing_candles(store):
     missing = _minutes(*HOLE_1M, "1min")
     assert eth["expected_candles"] == days * 1440
     assert eth["missing_candles"] == missing
-    assert eth["total_candles"] == days * 1440 - missing
+    assert eth["total_candles"] == eth["window_candles"] == days * 1440 - missing
     assert eth["completeness_pct"] == pytest.approx(100 * (1 - missing / (days * 1440)))
     assert _row(cov, "ETH", "1h")["missing_candles"] == _minutes(*HOLE_1H, "1h")
     assert cov["synthetic"].all() and cov["synthetic"].dtype == bool
@@ -77,8 +77,8 @@ def test_coverage_over_the_whole_span_counts_stored_and_missing_candles(store):
 def test_reading_a_span_agrees_with_the_footer_statistics(store):
     whole = coverage_table(store)
     read = coverage_table(store, window=(START, END))  # same span, read row by row
-    cols = ["earliest", "latest", "total_candles", "expected_candles", "missing_candles",
-            "open_candles", "completeness_pct"]
+    cols = ["earliest", "latest", "total_candles", "window_candles", "expected_candles",
+            "missing_candles", "open_candles", "completeness_pct"]
     pd.testing.assert_frame_equal(whole[cols], read[cols])
 
 
@@ -91,8 +91,12 @@ def test_window_is_the_latest_stretch_and_exposes_a_series_that_stopped(store, t
     assert _row(cov, "BTC", "1m")["expected_candles"] == 1440
     assert _row(cov, "BTC", "1h")["expected_candles"] == 24
     sol_row = _row(cov, "SOL", "1m")
-    assert sol_row["total_candles"] == 0 and sol_row["missing_candles"] == 1440
-    assert sol_row["completeness_pct"] == 0.0 and pd.isna(sol_row["earliest"])
+    assert sol_row["window_candles"] == 0 and sol_row["missing_candles"] == 1440
+    assert sol_row["completeness_pct"] == 0.0
+    # beside the window, the whole stored series (the seed's coverage fields)
+    assert sol_row["total_candles"] == 2 * 1440
+    assert sol_row["earliest"] == pd.Timestamp(START, tz="UTC")
+    assert sol_row["latest"] == pd.Timestamp("2026-10-02T23:59Z")
     # the same window as explicit bounds, and a window holding the ETH hole
     pd.testing.assert_frame_equal(cov, coverage_table(store, window=last_day))
     day2 = coverage_table(store, symbols="ETH", window=("2026-10-02", "2026-10-03"))
@@ -202,7 +206,8 @@ def test_format_coverage_never_rounds_an_incomplete_series_up_to_100(store):
     shown = format_coverage(cov)
     assert shown.loc[0, "completeness %"] == 99.99
     assert list(shown.columns[:7]) == ["symbol", "interval", "source", "earliest", "latest",
-                                       "total candles", "expected candles"]
+                                       "total candles", "open candles"]
+    assert {"window from", "window to", "in window", "expected", "missing"} <= set(shown)
     with pytest.raises(FormatError, match="coverage table"):
         format_coverage(cov.drop(columns="completeness_pct"))
 
@@ -211,3 +216,114 @@ def test_default_store_is_candlekit_data(store, monkeypatch):
     monkeypatch.setenv("CANDLEKIT_DATA", str(store.root))
     assert open_store(None).root == store.root
     assert len(coverage_table(None)) == 4
+
+
+def test_the_seed_fields_are_the_whole_stored_span_whatever_the_window(store):
+    whole = coverage_table(store)
+    for window in ("1d", ("2026-10-02T02:00", "2026-10-02T11:00")):
+        cov = coverage_table(store, window=window)
+        for c in ("earliest", "latest", "total_candles", "open_candles"):
+            assert cov[c].tolist() == whole[c].tolist()
+        assert (cov["window_candles"] < cov["total_candles"]).all()
+        assert (cov["window_candles"] + cov["missing_candles"]
+                == cov["expected_candles"]).all()
+
+
+def _task(store, symbols, intervals, start, end, *, earliest=None, source="synthetic"):
+    from candlekit.backfill.registry import TaskRegistry
+    from candlekit.timeutil import to_ms
+
+    reg = TaskRegistry(store)
+    reg.create(symbols, intervals, start=to_ms(start), end=None if end is None else to_ms(end),
+               source=source)
+    if earliest is not None:
+        for sym in symbols:
+            for iv in intervals:
+                reg.set_earliest_available(source, sym, iv, to_ms(earliest),
+                                           observed_ms=to_ms(END))
+    return reg
+
+
+def test_a_backfill_asking_for_history_the_upstream_no_longer_has_is_not_100pct(store):
+    # asked from 2026-09-30; the upstream serves 1m only from 2026-10-02, 1h from earlier
+    _task(store, ["BTC"], ["1m"], "2026-09-30", None, earliest="2026-10-02")
+    reg = _task(store, ["BTC"], ["1h"], "2026-09-30", END, earliest="2026-09-30")
+    before = reg.list()
+    cov = coverage_table(store)
+    m = _row(cov, "BTC", "1m")
+    assert m["completeness_pct"] == 100.0  # the stored span is whole ...
+    assert m["requested_start"] == pd.Timestamp("2026-09-30", tz="UTC")
+    assert m["requested_end"] == pd.Timestamp(END, tz="UTC")  # no end: up to the latest
+    assert m["requested_candles"] == 4 * 1440
+    assert m["requested_stored"] == 3 * 1440
+    # ... but the day before the first stored candle was gone upstream; candles stored
+    # before the upstream's earliest time (2026-10-01) do not count as unavailable
+    assert m["unavailable_upstream"] == 1440
+    assert m["requested_pct"] == pytest.approx(75.0)
+    h = _row(cov, "BTC", "1h")
+    assert (h["requested_candles"], h["requested_stored"], h["unavailable_upstream"]) == (
+        4 * 24, 3 * 24, 0)  # missing, but not for want of upstream history
+    eth = _row(cov, "ETH", "1m")
+    assert eth["requested_candles"] == 0 and pd.isna(eth["requested_pct"])
+    assert pd.isna(eth["requested_start"])
+    shown = format_coverage(cov)
+    assert {"requested", "stored of requested", "unavailable upstream",
+            "requested %"} <= set(shown)
+    assert "unavailable upstream" in coverage_summary_html(store, cov)
+    pd.testing.assert_frame_equal(reg.list(), before)  # read through the registry only
+
+
+def _corrupt_store(tmp_path) -> tuple[Store, Path]:
+    st = Store(tmp_path / "store")
+    st.write(synthetic_candles("BTC", "1h", "2025-12-30", "2026-01-03", seed=1))
+    st.write(synthetic_candles("ETH", "1h", "2025-12-30", "2026-01-03", seed=2))
+    bad = st.series_path("ETH", "1h", source="synthetic") / "period=2025-01-01" / "part-0.parquet"
+    assert bad.exists()
+    bad.write_bytes(b"PAR1 this is not a parquet file any more")
+    return st, bad
+
+
+from pathlib import Path  # noqa: E402
+
+
+@pytest.mark.parametrize("window", [None, ("2025-12-30", "2026-01-03")])
+def test_a_corrupted_file_is_named_once_and_its_period_is_unreadable_not_missing(
+        tmp_path, window):
+    import warnings
+
+    st, bad = _corrupt_store(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw Python warning line
+        cov = coverage_table(st, window=window)
+        gaps = gap_table(st, window=window)
+    btc, eth = _row(cov, "BTC", "1h"), _row(cov, "ETH", "1h")
+    assert btc["total_candles"] == 96 and btc["missing_candles"] == 0 and btc["note"] == ""
+    assert eth["total_candles"] == 48 and eth["missing_candles"] == 0
+    assert eth["earliest"] == pd.Timestamp("2026-01-01", tz="UTC")
+    assert str(bad) in eth["note"] and eth["note"].count(str(bad)) == 1
+    assert eth["unreadable_candles"] == (48 if window else 0)
+    assert eth["completeness_pct"] == (50.0 if window else 100.0)
+    warn = gaps[gaps["status"] == "unreadable"]
+    assert len(warn) == 1 and warn.iloc[0]["symbol"] == "ETH"
+    assert str(bad) in warn.iloc[0]["note"] and warn.iloc[0]["missing_candles"] == 0
+    if window:
+        assert (warn.iloc[0]["start"], warn.iloc[0]["end"]) == (
+            pd.Timestamp("2025-12-30", tz="UTC"), pd.Timestamp("2026-01-01", tz="UTC"))
+    assert (gaps["status"] == "missing").sum() == 0  # the unreadable period is no gap
+    assert "unreadable" in format_coverage(cov) and "note" in format_coverage(cov)
+    assert "unreadable files" in coverage_summary_html(st, cov)
+
+
+def test_a_series_whose_every_file_is_corrupted_still_gets_a_row(tmp_path):
+    st = Store(tmp_path / "store")
+    st.write(synthetic_candles("BTC", "1h", "2026-01-01", "2026-01-02", seed=1))
+    st.write(synthetic_candles("SOL", "1h", "2026-01-01", "2026-01-02", seed=3))
+    bad = st.series_path("SOL", "1h", source="synthetic") / "period=2026-01-01" / "part-0.parquet"
+    bad.write_bytes(b"garbage")
+    cov = coverage_table(st)
+    sol = _row(cov, "SOL", "1h")
+    assert sol["total_candles"] == 0 and pd.isna(sol["earliest"]) and str(bad) in sol["note"]
+    assert sol["missing_candles"] == 0 and sol["unreadable_candles"] == 365 * 24
+    assert _row(cov, "BTC", "1h")["total_candles"] == 24
+    gaps = gap_table(st)
+    assert gaps["status"].tolist() == ["unreadable"] and gaps["symbol"].tolist() == ["SOL"]
