@@ -783,8 +783,9 @@ def format_coverage(coverage: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``symbol, interval, source``; the whole stored series: ``earliest, latest, total
-        candles, open candles``; the window: ``window from, window to, in window,
-        expected, missing, completeness %`` (and ``unreadable`` when any is); what tasks
+        candles, open candles``; the window: ``window from, window to, candles in
+        window, expected candles, missing candles, completeness %`` (and ``unreadable
+        candles`` when a file is unreadable); what tasks
         asked for: ``requested, stored of requested, unavailable upstream, requested
         %``; ``synthetic``; ``note``.
     """
@@ -802,11 +803,13 @@ def format_coverage(coverage: pd.DataFrame) -> pd.DataFrame:
         "latest": coverage["latest"], "total candles": coverage["total_candles"],
         "open candles": coverage["open_candles"],
         "window from": coverage["start"], "window to": coverage["end"],
-        "in window": coverage["window_candles"], "expected": coverage["expected_candles"],
-        "missing": coverage["missing_candles"], "completeness %": floor2("completeness_pct"),
+        "candles in window": coverage["window_candles"],
+        "expected candles": coverage["expected_candles"],
+        "missing candles": coverage["missing_candles"],
+        "completeness %": floor2("completeness_pct"),
     })
     if (coverage["unreadable_candles"] > 0).any() or (coverage["note"] != "").any():
-        out["unreadable"] = coverage["unreadable_candles"]
+        out["unreadable candles"] = coverage["unreadable_candles"]
     if (coverage["requested_candles"] > 0).any():
         out["requested"] = coverage["requested_candles"]
         out["stored of requested"] = coverage["requested_stored"]

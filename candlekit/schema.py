@@ -4,7 +4,9 @@
 declared as fields; every row invariant (OHLC ordering, non-negative volumes and
 counts, positive prices, strictly increasing and aligned open times) is one vectorised
 check over the whole frame, compiled with numba, so validating 10M candles takes a
-single pass over memory. Only when that check fails does :func:`validate` compute
+single pass over memory. Prices must be finite and positive and volumes finite and
+non-negative (NaN and infinities fail). Column dtypes are checked first, so a text
+column gets an error naming it rather than a numba typing error. Only when that check fails does :func:`validate` compute
 which rows failed, and why.
 """
 
@@ -175,7 +177,9 @@ def validate(df: pd.DataFrame, *, interval: str | None = None,
     ------
     CandleValidationError
         With ``.failures``: a frame of the failing rows and the check each broke (see
-        :func:`find_invalid`), or of the failing columns for dtype problems.
+        :func:`find_invalid`: NaN or infinite prices and volumes, high below low, ...),
+        or of the failing columns for dtype problems (text or object columns are named,
+        before any compiled check runs; see :func:`dtype_failures`).
     """
     if interval is not None or alignment is not None:
         df = df.copy(deep=False)

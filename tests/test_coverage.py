@@ -207,7 +207,8 @@ def test_format_coverage_never_rounds_an_incomplete_series_up_to_100(store):
     assert shown.loc[0, "completeness %"] == 99.99
     assert list(shown.columns[:7]) == ["symbol", "interval", "source", "earliest", "latest",
                                        "total candles", "open candles"]
-    assert {"window from", "window to", "in window", "expected", "missing"} <= set(shown)
+    assert {"window from", "window to", "candles in window", "expected candles",
+            "missing candles"} <= set(shown)
     with pytest.raises(FormatError, match="coverage table"):
         format_coverage(cov.drop(columns="completeness_pct"))
 
@@ -310,7 +311,7 @@ def test_a_corrupted_file_is_named_once_and_its_period_is_unreadable_not_missing
         assert (warn.iloc[0]["start"], warn.iloc[0]["end"]) == (
             pd.Timestamp("2025-12-30", tz="UTC"), pd.Timestamp("2026-01-01", tz="UTC"))
     assert (gaps["status"] == "missing").sum() == 0  # the unreadable period is no gap
-    assert "unreadable" in format_coverage(cov) and "note" in format_coverage(cov)
+    assert "unreadable candles" in format_coverage(cov) and "note" in format_coverage(cov)
     assert "unreadable files" in coverage_summary_html(st, cov)
 
 
