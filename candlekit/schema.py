@@ -233,18 +233,33 @@ def dtype_failures(df: pd.DataFrame) -> pd.DataFrame:
         column shows as ``object (text)``); empty when every dtype is right. Missing
         columns are not listed.
     """
+    return _failure_frame(_wrong_dtypes(df))
+
+
+def _failure_frame(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame({"column": [r[0] for r in rows], "check": ["dtype"] * len(rows),
+                         "expected": [r[1] for r in rows], "got": [r[2] for r in rows]},
+                        columns=["column", "check", "expected", "got"])
+
+
+def _wrong_dtypes(df: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """``(column, expected, got)`` per wrong dtype: plain Python, cheap on any frame."""
     rows = []
     if not (isinstance(df.index, pd.DatetimeIndex)
             and str(df.index.dtype) == "datetime64[ms, UTC]"):
         rows.append(("time (index)", "datetime64[ms, UTC]", str(df.index.dtype)))
+    dtypes = dict(zip(df.columns, df.dtypes))
     for name, expected in _EXPECTED_DTYPES.items():
-        if name in df.columns and str(df[name].dtype) != expected:
-            got = str(df[name].dtype)
-            if got in ("object", "string", "str") or got.startswith("string"):
-                got = f"{got} (text)" if _holds_text(df[name]) else got
-            rows.append((name, expected, got))
-    return pd.DataFrame(rows, columns=["column", "expected", "got"]).assign(
-        check="dtype")[["column", "check", "expected", "got"]]
+        if name not in dtypes:
+            continue
+        got = str(dtypes[name])
+        if got == expected:
+            continue
+        if (got in ("object", "string", "str") or got.startswith("string")) \
+                and _holds_text(df[name]):
+            got = f"{got} (text)"
+        rows.append((name, expected, got))
+    return rows
 
 
 def _holds_text(col: pd.Series) -> bool:
@@ -314,16 +329,15 @@ def check_numeric_columns(df: pd.DataFrame, *, doing: str) -> None:
     CandleValidationError
         Naming the columns, with ``.failures`` from :func:`dtype_failures`.
     """
-    wrong = dtype_failures(df)
-    usable = wrong["got"].map(lambda g: g == "object" or _is_numeric_dtype_name(g))
-    wrong = wrong[~usable.astype(bool)]  # objects without text: numbers and None
-    if len(wrong):
-        listing = "; ".join(f"{r.column} is {r.got} (expected {r.expected})"
-                            for r in wrong.itertuples())
+    wrong = [r for r in _wrong_dtypes(df)  # objects without text: numbers and None
+             if not (r[2] == "object" or _is_numeric_dtype_name(r[2]))]
+    if wrong:
+        listing = "; ".join(f"{name} is {got} (expected {expected})"
+                            for name, expected, got in wrong)
         raise CandleValidationError(
             f"Cannot {doing}: {_label(df)} is not a candle frame: {listing}. Convert it with "
             "candlekit.conform(df) (it parses numeric text and refuses anything else).",
-            wrong.reset_index(drop=True))
+            _failure_frame(wrong))
 
 
 def _is_numeric_dtype_name(name: str) -> bool:
