@@ -30,26 +30,29 @@ __all__ = ["CandleSchema", "check_numeric_columns", "disorder_error", "dtype_fai
 @numba.njit(cache=True, nogil=True)
 def _rows_ok(t, o, h, l, c, v, q, q_null, n, n_null, step, offset):
     """True when every row keeps the candle invariants (step 0 = skip the alignment test)."""
+    total = 0.0  # high + volume + quote volume summed: infinite when one of them is
     for i in range(t.shape[0]):
         lo = l[i]
         hi = h[i]
         oi = o[i]
         ci = c[i]
         # written so that NaN anywhere fails; a finite high bounds open, close and low
-        if not (lo > 0.0 and lo <= oi and lo <= ci and hi >= oi and hi >= ci
-                and hi < np.inf):
+        if not (lo > 0.0 and lo <= oi and lo <= ci and hi >= oi and hi >= ci):
             return False
-        if not (v[i] >= 0.0 and v[i] < np.inf):
+        if not (v[i] >= 0.0):
             return False
-        if not q_null[i] and not (q[i] >= 0.0 and q[i] < np.inf):
-            return False
+        total += hi + v[i]
+        if not q_null[i]:
+            if not (q[i] >= 0.0):
+                return False
+            total += q[i]
         if not n_null[i] and n[i] < 0:
             return False
         if i > 0 and t[i] <= t[i - 1]:
             return False
         if step > 0 and (t[i] - offset) % step != 0:
             return False
-    return True
+    return total < np.inf
 
 
 def _candle_rows_ok(df: pd.DataFrame) -> bool:
