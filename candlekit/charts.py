@@ -17,12 +17,13 @@ candle charts carry a watermark as well.
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from .coverage import open_store
+from .coverage import _read_span, open_store
 from .errors import CandleValidationError, FormatError
 from .frame import frame_alignment, frame_interval
 from .gaps import find_gaps
@@ -415,12 +416,15 @@ def plot_series_windows(store: Store | str | os.PathLike[str] | None,
     for row in coverage.itertuples(index=False):
         start = getattr(row, "start", None)
         end = getattr(row, "end", None)
-        if start is not None and end is not None and not pd.isna(start) and end > start:
-            df = st.read(row.symbol, row.interval, start, end, source=row.source)
-            span = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
-        else:
-            df = st.read(row.symbol, row.interval, source=row.source)
-            span = "all stored candles"
+        bounded = (start is not None and end is not None and not pd.isna(start)
+                   and end > start)
+        series = SimpleNamespace(symbol=row.symbol, interval=row.interval,
+                                 alignment=getattr(row, "alignment", None) or "calendar",
+                                 source=row.source, start=start, end=end,
+                                 whole_series=not bounded)
+        df = _read_span(st, series, [])  # skips the periods of corrupted files
+        span = (f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" if bounded
+                else "all stored candles")
         if not len(df):
             continue
         title = f"{_label(df)}, {span}"

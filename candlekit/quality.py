@@ -25,6 +25,9 @@ Kinds of finding
     At least ``flat_run`` consecutive candles with the very same open, high, low and close,
     some with volume (a feed repeating a stale candle); runs with no volume at all are
     reported as ``zero_volume`` only.
+``unreadable``
+    (:func:`store_findings` only) A corrupted store file, named once, at the start of the
+    period it holds; that period is skipped and the rest of the series audited.
 
 The robust sigma
 ----------------
@@ -51,7 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .coverage import Window, open_store, series_spans
+from .coverage import Window, _read_span, _spans, open_store
 from .errors import FormatError
 from .frame import frame_alignment, frame_interval
 from .intervals import INTERVALS, bucket_ordinal
@@ -63,7 +66,7 @@ __all__ = ["FINDING_COLUMNS", "FINDING_KINDS", "quality_findings", "store_findin
            "summarize_findings"]
 
 FINDING_COLUMNS = ("time", "kind", "detail", "value")
-FINDING_KINDS = ("invalid", "open", "jump", "open_gap", "zero_volume", "flat")
+FINDING_KINDS = ("invalid", "open", "jump", "open_gap", "zero_volume", "flat", "unreadable")
 _MAD_TO_SIGMA = 1.4826
 _PARKINSON = 2.0 * np.sqrt(np.log(2.0))
 
@@ -329,18 +332,22 @@ def store_findings(store: Store | str | os.PathLike[str] | None = None, *,
         ``symbol, interval, source, time, kind, detail, value``, by series then time.
     """
     st = open_store(store)
-    spans = series_spans(st, symbols=symbols, intervals=intervals, sources=sources,
-                         window=window, now=now)
+    spans, bad = _spans(st, symbols, intervals, sources, window, now)
     parts = []
     for row in spans.itertuples(index=False):
-        if row.end <= row.start:
+        bad_here = bad.setdefault((row.symbol, row.interval, row.source), [])
+        if row.end <= row.start and not bad_here:
             continue
-        if row.whole_series:
-            df = st.read(row.symbol, row.interval, source=row.source)
-        else:
-            df = st.read(row.symbol, row.interval, row.start, row.end, source=row.source)
+        df = _read_span(st, row, bad_here)
         found = quality_findings(df, jump_sigma=jump_sigma, zero_volume_run=zero_volume_run,
                                  flat_run=flat_run)
+        if bad_here:
+            warn = _rows(pd.to_datetime([b["start"] for b in bad_here], unit="ms", utc=True),
+                         "unreadable",
+                         [f"corrupted store file {b['path']} ({b['reason']}): its period was "
+                          "skipped; move the file away and backfill the period again"
+                          for b in bad_here], [np.nan] * len(bad_here))
+            found = pd.concat([found, warn], ignore_index=True) if len(found) else warn
         if len(found):
             found.insert(0, "source", row.source)
             found.insert(0, "interval", row.interval)

@@ -198,3 +198,16 @@ def test_series_windows_draw_each_series_over_its_span(store):
     assert all(f"{row.start:%Y-%m-%d %H:%M}" in t for row, t in zip(cov.itertuples(), titles))
     assert len(_spans(figures[1].axes[0])) == 1  # the hole is in ETH's latest 6 hours
     assert plt.get_fignums() == []
+
+
+def test_series_windows_skip_a_corrupted_file_and_gap_shading_ignores_its_row(tmp_path):
+    st = Store(tmp_path / "store")
+    st.write(synthetic_candles("BTC", "1h", "2025-12-30", "2026-01-03", seed=1))
+    bad = st.series_path("BTC", "1h", source="synthetic") / "period=2025-01-01" / "part-0.parquet"
+    bad.write_bytes(b"not parquet")
+    window = ("2025-12-30", "2026-01-03")
+    cov, gaps = coverage_table(st, window=window), gap_table(st, window=window)
+    assert gaps["status"].tolist() == ["unreadable"]
+    (fig,) = plot_series_windows(st, cov, gaps=gaps)
+    assert _spans(fig.axes[0]) == []  # the unreadable period is not drawn as missing
+    plot_coverage_timeline(cov, gaps)

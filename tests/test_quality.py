@@ -227,3 +227,19 @@ def test_summary_counts_findings_per_series_and_kind(tmp_path, minutes):
     assert empty.empty and str(empty["first"].dtype) == "datetime64[ms, UTC]"
     with pytest.raises(FormatError, match="findings table"):
         summarize_findings(pd.DataFrame({"time": []}))
+
+
+def test_store_findings_name_a_corrupted_file_and_audit_the_rest(tmp_path):
+    from candlekit.quality import store_findings
+    from candlekit.store import Store
+    from candlekit.synthetic import synthetic_candles
+
+    st = Store(tmp_path / "store")
+    st.write(synthetic_candles("BTC", "1h", "2025-12-30", "2026-01-03", seed=1))
+    st.write(synthetic_candles("ETH", "1h", "2025-12-30", "2026-01-03", seed=2))
+    bad = st.series_path("ETH", "1h", source="synthetic") / "period=2025-01-01" / "part-0.parquet"
+    bad.write_bytes(b"not parquet")
+    found = store_findings(st, window=("2025-12-30", "2026-01-03"))
+    unreadable = found[found["kind"] == "unreadable"]
+    assert len(unreadable) == 1 and unreadable.iloc[0]["symbol"] == "ETH"
+    assert str(bad) in unreadable.iloc[0]["detail"]
