@@ -1,7 +1,6 @@
 """Backfill planning: what to fetch given the store, the clock, retention and outages."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from candlekit.backfill.plan import (
