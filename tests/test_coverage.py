@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -283,8 +285,6 @@ def _corrupt_store(tmp_path) -> tuple[Store, Path]:
     bad.write_bytes(b"PAR1 this is not a parquet file any more")
     return st, bad
 
-
-from pathlib import Path  # noqa: E402
 
 
 @pytest.mark.parametrize("window", [None, ("2025-12-30", "2026-01-03")])
