@@ -325,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .emulator.cli import add_parser as add_emulator_parser
 
     add_backfill_parsers(sub)  # backfill, tasks [list|status|cancel|delete|resume]
+    from .analysis.cli import add_parsers as add_analysis_parsers
+    add_analysis_parsers(sub, common)  # analyze, analyses [list|show|grade|delete]
     add_emulator_parser(sub)
 
     p = sub.add_parser("symbols", parents=[common],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AnalysisError",
     "AnalysisNotFoundError",
     "CandleValidationError",
     "CandlekitError",
@@ -19,6 +20,7 @@ __all__ = [
     "InvalidAlignmentError",
     "InvalidIntervalError",
     "InvalidTimeError",
+    "LLMConfigError",
     "MissingDependencyError",
     "RateLimitError",
     "ResampleError",
@@ -222,3 +224,11 @@ class MissingDependencyError(CandlekitError, ImportError):
             f"{what} needs the {package!r} package, which is not installed. Install "
             f"candlekit's {extra!r} extra: pip install 'candlekit[{extra}]' (or pip install "
             f"{package}).", name=package)
+
+
+class LLMConfigError(CandlekitError, ValueError):
+    """Language-model settings that cannot be used: no model name, a bad URL, no API key."""
+
+
+class AnalysisError(CandlekitError, ValueError):
+    """An analysis that cannot be made: too few closed candles, a bad horizon or lookback."""
