@@ -1,0 +1,126 @@
+"""The call: a direction, a probability of up, a horizon and a reference close.
+
+The model is deliberately simple, deterministic and causal (every input is an indicator
+value at the call's candle, or an outcome already known then):
+
+**Score** (in [-1, 1]), the mean of three clipped terms:
+
+- trend: ``clip((close - EMA50) / (2 × ATR14), -1, 1)``
+- momentum: ``clip(MACD histogram / (0.5 × ATR14), -1, 1)``
+- strength: ``clip((RSI14 - 50) / 20, -1, 1)``
+
+**Direction**: ``up`` when the score is at least :data:`SCORE_THRESHOLD` (1/3), ``down``
+when it is at most -1/3, otherwise ``flat``.
+
+**Dead band**: ``DEAD_BAND_ATR × ATR14 × sqrt(horizon)`` (0.25 ATR scaled like a random
+walk's spread over the horizon); a move inside it is ``flat`` when graded
+(:mod:`candlekit.analysis.scoring`).
+
+**p_up**: how often, in this series' own past, the close ``horizon`` candles after a call
+with the same direction was above that call's close, counting only calls whose horizon
+had closed by ``as_of``, shrunk towards the series' overall up frequency with
+:data:`PRIOR_CALLS` pseudo-calls::
+
+    base = (ups_all + 1) / (n_all + 2)
+    p_up = (ups_same_direction + PRIOR_CALLS × base) / (n_same_direction + PRIOR_CALLS)
+
+So ``p_up`` is an empirical frequency, not a promise: where the signal has had no edge,
+``p_up`` sits at the base rate whatever the direction says.
+
+A call needs the warm-up of every input (EMA50 is the longest: :data:`MIN_BARS` candles).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["DEAD_BAND_ATR", "DEFAULT_HORIZON", "MIN_BARS", "PRIOR_CALLS", "SCORE_THRESHOLD",
+           "call_score", "dead_band", "p_up_series", "target_index"]
+
+#: Default horizon of a call, in candles of the analysed interval.
+DEFAULT_HORIZON = 6
+#: A score at least this far from zero makes a directional call.
+SCORE_THRESHOLD = 1.0 / 3.0
+#: Half-width of the flat band, in ATR14 per square root of a candle.
+DEAD_BAND_ATR = 0.25
+#: Pseudo-calls at the base rate that p_up is shrunk with.
+PRIOR_CALLS = 20
+#: Candles needed before the first call (EMA50's warm-up).
+MIN_BARS = 50
+
+
+def call_score(close: np.ndarray, ema50: np.ndarray, macd_hist: np.ndarray,
+               rsi14: np.ndarray, atr14: np.ndarray) -> np.ndarray:
+    """The score in [-1, 1] at every candle (``NaN`` before every input is warm).
+
+    Where ATR is zero (a flat market) the trend and momentum terms are 0.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trend = np.where(atr14 > 0, (close - ema50) / (2.0 * atr14), 0.0)
+        momentum = np.where(atr14 > 0, macd_hist / (0.5 * atr14), 0.0)
+    strength = (rsi14 - 50.0) / 20.0
+    score = (np.clip(trend, -1, 1) + np.clip(momentum, -1, 1) + np.clip(strength, -1, 1)) / 3
+    warm = ~(np.isnan(ema50) | np.isnan(macd_hist) | np.isnan(rsi14) | np.isnan(atr14))
+    return np.where(warm, score, np.nan)
+
+
+def direction_code(score: np.ndarray) -> np.ndarray:
+    """+1 (up), -1 (down) or 0 (flat, also before warm-up) for each score."""
+    s = np.nan_to_num(score, nan=0.0)
+    return np.where(s >= SCORE_THRESHOLD, 1, np.where(s <= -SCORE_THRESHOLD, -1, 0)
+                    ).astype(np.int64)
+
+
+def dead_band(atr14: np.ndarray, horizon: int) -> np.ndarray:
+    """The flat band's half-width in price units at every candle."""
+    return DEAD_BAND_ATR * atr14 * math.sqrt(horizon)
+
+
+def target_index(ordinals: np.ndarray, horizon: int) -> np.ndarray:
+    """Index of the candle ``horizon`` buckets after each candle, or -1 when not present."""
+    want = ordinals + horizon
+    pos = np.searchsorted(ordinals, want)
+    ok = pos < len(ordinals)
+    ok[ok] = ordinals[pos[ok]] == want[ok]
+    return np.where(ok, pos, -1).astype(np.int64)
+
+
+@numba.njit(cache=True)
+def _p_up_kernel(code, valid, close, target, prior):  # pragma: no cover - compiled
+    n = len(code)
+    # resolved[t, d]: calls of direction d (0 down, 1 flat, 2 up) whose target is t
+    res_n = np.zeros((n, 3), dtype=np.int64)
+    res_up = np.zeros((n, 3), dtype=np.int64)
+    for s in range(n):
+        r = target[s]
+        if valid[s] and r >= 0:
+            d = code[s] + 1
+            res_n[r, d] += 1
+            if close[r] > close[s]:
+                res_up[r, d] += 1
+    out = np.full(n, np.nan)
+    cn = np.zeros(3, dtype=np.int64)
+    cu = np.zeros(3, dtype=np.int64)
+    for t in range(n):
+        for d in range(3):
+            cn[d] += res_n[t, d]
+            cu[d] += res_up[t, d]
+        if valid[t]:
+            n_all = cn[0] + cn[1] + cn[2]
+            u_all = cu[0] + cu[1] + cu[2]
+            base = (u_all + 1.0) / (n_all + 2.0)
+            d = code[t] + 1
+            out[t] = (cu[d] + prior * base) / (cn[d] + prior)
+    return out
+
+
+def p_up_series(code: np.ndarray, valid: np.ndarray, close: np.ndarray, target: np.ndarray
+                ) -> np.ndarray:
+    """``p_up`` at every candle (see the module docstring); ``NaN`` where no call is made."""
+    return _p_up_kernel(np.ascontiguousarray(code, dtype=np.int64),
+                        np.ascontiguousarray(valid, dtype=np.bool_),
+                        np.ascontiguousarray(close, dtype=np.float64),
+                        np.ascontiguousarray(target, dtype=np.int64), float(PRIOR_CALLS))
