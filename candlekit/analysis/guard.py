@@ -61,7 +61,7 @@ _PHRASES_RE = re.compile(r"(?<![\d/])24/7(?![\d/])")
 _LIST_RE = re.compile(r"(?m)^[ \t>]*\d{1,2}[.)](?=\s)")
 _NUMBER_RE = re.compile(
     r"(?P<sign>[-+\u2212](?=[\d.]))?"
-    r"(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)"
+    r"(?P<num>(?:\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?:\.\d+)?|\.\d+)"
     r"(?P<pct>\s?%)?"
     r"(?P<suffix>[A-Za-z]+)?")
 _INDICATOR_BEFORE = re.compile(

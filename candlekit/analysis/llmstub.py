@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
         stub = self.stub
         with stub._lock:
             stub.requests.append(body)
-            stub.headers.append(dict(self.headers))
+            stub.headers.append({k.lower(): v for k, v in self.headers.items()})
         mode = stub.mode
         if mode == "error":
             self._send(500, {"error": {"message": "the stub model failed on purpose",
@@ -175,6 +175,8 @@ class LLMStub:
         The base URL to give the ``openai`` client (``http://127.0.0.1:PORT/v1``).
     requests : list of dict
         Every chat request body received, in order.
+    headers : list of dict
+        Their HTTP headers (names lower-cased).
     """
 
     def __init__(self, mode: str = "faithful", *, reply: str | Callable[[dict[str, Any]], str]
