@@ -202,8 +202,8 @@ def _timeframes(f: _F) -> list[str]:
 
 def _volatility(f: _F) -> list[str]:
     lines = [f"ATR14 {f['atr_14']} ({f['atr_pct']} of the close). Realised volatility of "
-             f"the last {f['realized_vol_window']} log returns, annualised for a 24/7 "
-             f"market: {f['realized_vol_ann']}, percentile {f['realized_vol_pctile']} of "
+             f"the last {f['realized_vol_window']} log returns, annualised for a market "
+             f"that never closes: {f['realized_vol_ann']}, percentile {f['realized_vol_pctile']} of "
              f"its values over the candles used."]
     pct = f.facts.get("realized_vol_pctile")
     if pct is not None and pct >= 80:
