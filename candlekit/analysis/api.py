@@ -136,8 +136,8 @@ def _window(plan: SeriesPlan, *, as_of: TimeLike | None, bars: int,
     latest stored), plus ``after_bars`` after it."""
     iv = parse_interval(plan.interval)
     step = pd.Timedelta(milliseconds=iv.nominal_ms)
-    if as_of is not None:  # a candle opening at as_of closes after it: never read
-        end = to_timestamp(as_of)
+    if as_of is not None:  # up to the candle open at as_of (analyze reports it left out)
+        end = to_timestamp(as_of) + pd.Timedelta(milliseconds=1)
     else:
         base_step = pd.Timedelta(milliseconds=parse_interval(plan.base).nominal_ms)
         end = plan.latest + base_step
