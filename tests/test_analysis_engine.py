@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -87,7 +86,7 @@ def test_prompt_chooses_and_orders_sections(hourly):
     a = ck.analyze(hourly, prompt="What about volume, and is there a divergence? Levels?")
     assert a.sections == ["volume", "divergence", "levels", "call", "caveats"]
     assert a.prompt.startswith("What about volume")
-    heads = re.findall(r"^## (.+)$", a.text, flags=re.M)
+    heads = re.findall(r"^## (.+)$", a.text, flags=re.MULTILINE)
     assert heads == ["Volume", "Divergence", "Levels", "The call and its track record",
                      "Caveats"]
     assert "The prompt asked about volume, divergence, levels" in a.text

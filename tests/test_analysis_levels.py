@@ -62,7 +62,7 @@ def test_nearest_support_and_resistance():
     low = high - 2
     low[7] = 95
     sw = swings(high, low, k=3)
-    sup, res, levels = nearest_levels(high, low, 104.0, 2.0, sw=sw, end=16, window=100,
+    sup, res, _ = nearest_levels(high, low, 104.0, 2.0, sw=sw, end=16, window=100,
                                       tol_atr=0.5)
     assert res.touches == 2 and res.price == pytest.approx(110.25)
     assert sup.price == 95 and sup.touches == 1 and sup.last_touch == 7

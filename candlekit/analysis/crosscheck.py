@@ -110,7 +110,7 @@ def crosscheck(store: Store | str | Any, symbol: str, fine: str, coarse: str, *,
             & (rs["constituents"].to_numpy() == rs["expected_constituents"].to_numpy())]
     both = stored.index.intersection(rs.index)
     a, b = stored.loc[both], rs.loc[both]
-    attrs["checked"] = int(len(both))
+    attrs["checked"] = len(both)
     bad = np.zeros(len(both), dtype=bool)
     per_field: dict[str, np.ndarray] = {}
     for f in FIELDS:
@@ -133,6 +133,6 @@ def crosscheck(store: Store | str | Any, symbol: str, fine: str, coarse: str, *,
         cols[f"resampled_{f}"] = _values(b[f])[0][idx]
     out = pd.DataFrame(cols, index=both[idx])
     out.index.name = "time"
-    attrs["disagreeing"] = int(len(out))
+    attrs["disagreeing"] = len(out)
     out.attrs = attrs
     return out

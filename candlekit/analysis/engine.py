@@ -258,12 +258,12 @@ def _caveats(df: pd.DataFrame, used: pd.DataFrame, facts: dict[str, Any],
              left_out: dict[str, int], as_of_ms: int, crosscheck: pd.DataFrame | None
              ) -> list[str]:
     out: list[str] = []
-    f = lambda name: format_fact(name, facts)  # noqa: E731 - local shorthand
+    f = lambda name: format_fact(name, facts)
     if facts["synthetic"]:
         out.append(f"SYNTHETIC DATA (source {f('source')}): these candles are generated, "
                    "not real prices; nothing here describes the real market.")
     gaps = find_gaps(used)
-    facts["gaps"] = int(len(gaps))
+    facts["gaps"] = len(gaps)
     facts["missing_candles"] = int(gaps["missing_candles"].sum()) if len(gaps) else 0
     if len(gaps):
         out.append(f"{f('missing_candles')} candle(s) are missing in {f('gaps')} gap(s) "
@@ -299,9 +299,9 @@ def _crosscheck_caveat(xc: pd.DataFrame, facts: dict[str, Any], as_of_ms: int,
         rows, latest = xc, None
     facts["crosscheck_interval"] = f"{attrs.get('fine')}→{attrs.get('coarse')}"
     facts["crosscheck_checked"] = int(attrs.get("checked", 0))
-    facts["crosscheck_disagreeing"] = int(len(rows))
+    facts["crosscheck_disagreeing"] = len(rows)
     facts["crosscheck_latest"] = iso(latest) if latest is not None else None
-    f = lambda name: format_fact(name, facts)  # noqa: E731
+    f = lambda name: format_fact(name, facts)
     if len(rows):
         fields = sorted({x for s in rows["fields"] for x in str(s).split(",") if x})
         out.append(f"{f('crosscheck_disagreeing')} stored {attrs.get('coarse')} candle(s) "

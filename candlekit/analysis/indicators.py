@@ -175,11 +175,9 @@ def _tr_kernel(h, l, c):  # pragma: no cover - compiled
     for i in range(1, len(h)):
         r = h[i] - l[i]
         a = abs(h[i] - c[i - 1])
-        if a > r:
-            r = a
+        r = max(r, a)
         b = abs(l[i] - c[i - 1])
-        if b > r:
-            r = b
+        r = max(r, b)
         out[i] = r
     return out
 
@@ -248,11 +246,9 @@ def _adx_kernel(h, l, c, n):  # pragma: no cover - compiled
             pdm += dp
         r = prev_h - prev_l
         a = abs(prev_h - prev_c)
-        if a > r:
-            r = a
+        r = max(r, a)
         b = abs(prev_l - prev_c)
-        if b > r:
-            r = b
+        r = max(r, b)
         ptr += r
         prev_c = c[today]
     sum_dx = 0.0
@@ -270,11 +266,9 @@ def _adx_kernel(h, l, c, n):  # pragma: no cover - compiled
             pdm += dp
         r = prev_h - prev_l
         a = abs(prev_h - prev_c)
-        if a > r:
-            r = a
+        r = max(r, a)
         b = abs(prev_l - prev_c)
-        if b > r:
-            r = b
+        r = max(r, b)
         ptr = ptr - ptr / n + r
         prev_c = c[today]
         if not _is_zero(ptr):
@@ -299,11 +293,9 @@ def _adx_kernel(h, l, c, n):  # pragma: no cover - compiled
             pdm += dp
         r = prev_h - prev_l
         a = abs(prev_h - prev_c)
-        if a > r:
-            r = a
+        r = max(r, a)
         b = abs(prev_l - prev_c)
-        if b > r:
-            r = b
+        r = max(r, b)
         ptr = ptr - ptr / n + r
         prev_c = c[today]
         if not _is_zero(ptr):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-__all__ = ["Level", "SWING_K", "Swings", "cluster_levels", "nearest_levels", "swings"]
+__all__ = ["SWING_K", "Level", "Swings", "cluster_levels", "nearest_levels", "swings"]
 
 #: Candles on each side of a swing (and so the confirmation delay, in candles).
 SWING_K = 3

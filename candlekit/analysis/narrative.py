@@ -91,8 +91,8 @@ class _F:
 
 
 def _state(f: _F) -> list[str]:
-    lines = [f"Close **{f['close']}** at the close of the candle ending {f['as_of']}. "
-             f"Trend: **{f['trend']}** ({f['trend_definition']})."]
+    lines = [(f"Close **{f['close']}** at the close of the candle ending {f['as_of']}. "
+             f"Trend: **{f['trend']}** ({f['trend_definition']}).")]
     ema = f"EMA20 {f['ema_20']}, EMA50 {f['ema_50']} (close {f['close_ema_50_pct']} from it)"
     if f.has("ema_200"):
         ema += f", EMA200 {f['ema_200']} (close {f['close_ema_200_pct']} from it)"
@@ -105,8 +105,8 @@ def _state(f: _F) -> list[str]:
 
 
 def _trend(f: _F) -> list[str]:
-    lines = [f"The trend is **{f['trend']}**: {f['trend_definition']}. Close {f['close']}, "
-             f"EMA20 {f['ema_20']}, EMA50 {f['ema_50']}, ADX14 {f['adx_14']}."]
+    lines = [(f"The trend is **{f['trend']}**: {f['trend_definition']}. Close {f['close']}, "
+             f"EMA20 {f['ema_20']}, EMA50 {f['ema_50']}, ADX14 {f['adx_14']}.")]
     if f.has("ema_200"):
         side = "above" if f.facts["close"] > f.facts["ema_200"] else "below"
         lines.append(f"The close is {side} EMA200 ({f['ema_200']}), "
@@ -119,9 +119,9 @@ def _momentum(f: _F) -> list[str]:
     rsi = f.facts.get("rsi_14")
     zone = ("overbought territory" if rsi is not None and rsi >= 70 else
             "oversold territory" if rsi is not None and rsi <= 30 else "the neutral zone")
-    lines = [f"RSI14 is {f['rsi_14']}, in {zone}. MACD 12/26/9: line {f['macd']}, signal "
+    lines = [(f"RSI14 is {f['rsi_14']}, in {zone}. MACD 12/26/9: line {f['macd']}, signal "
              f"{f['macd_signal']}, histogram {f['macd_hist']} "
-             f"({'positive' if f.facts['macd_hist'] > 0 else 'not positive'})."]
+             f"({'positive' if f.facts['macd_hist'] > 0 else 'not positive'}).")]
     lines.append(_macd_cross(f))
     return lines
 
@@ -135,9 +135,9 @@ def _macd_cross(f: _F) -> str:
 
 
 def _recent(f: _F) -> list[str]:
-    lines = [f"Over the last {f['recent_bars']} candles the close moved "
+    lines = [(f"Over the last {f['recent_bars']} candles the close moved "
              f"{f['change_recent_pct']}; RSI14 went from {f['rsi_14_prev']} to "
-             f"{f['rsi_14']}; the trend went from {f['trend_prev']} to {f['trend']}."]
+             f"{f['rsi_14']}; the trend went from {f['trend_prev']} to {f['trend']}.")]
     lines.append(_macd_cross(f))
     if f.facts.get("ema_cross") in ("bullish", "bearish"):
         way = "above" if f.facts["ema_cross"] == "bullish" else "below"
@@ -164,27 +164,27 @@ def _level_line(f: _F, side: str) -> str:
 
 def _levels(f: _F) -> list[str]:
     return [_level_line(f, "support"), _level_line(f, "resistance"),
-            f"Levels are {f['levels_count']} clusters of the swing highs and lows confirmed "
+            (f"Levels are {f['levels_count']} clusters of the swing highs and lows confirmed "
             f"in the last {f['level_window']} candles (a swing needs {f['swing_k']} candles "
             f"on each side, so it is known {f['swing_k']} candles later), grouped within "
-            f"{f['level_tolerance_atr']} × ATR14."]
+            f"{f['level_tolerance_atr']} × ATR14.")]
 
 
 def _divergence(f: _F) -> list[str]:
     kind = f.facts.get("divergence")
     if kind not in ("bullish", "bearish"):
-        return [f"No fresh RSI divergence: the two latest swing lows and highs confirmed "
-                f"within the last {f['divergence_recent']} candles show none."]
+        return [(f"No fresh RSI divergence: the two latest swing lows and highs confirmed "
+                f"within the last {f['divergence_recent']} candles show none.")]
     what = "lower low" if kind == "bullish" else "higher high"
     swing = "low" if kind == "bullish" else "high"
     rsi_way = "rose" if kind == "bullish" else "fell"
-    return [f"**{kind.capitalize()} divergence**: the swing {swing} of the candle opening "
+    return [(f"**{kind.capitalize()} divergence**: the swing {swing} of the candle opening "
             f"{f['divergence_first_time']} ({f['divergence_first_price']}, confirmed at "
             f"{f['divergence_first_confirmed']}) was followed by a {what} "
             f"{f['divergence_second_price']} at the candle opening "
             f"{f['divergence_second_time']} (confirmed at "
             f"{f['divergence_second_confirmed']}), while RSI14 {rsi_way} from "
-            f"{f['divergence_first_rsi']} to {f['divergence_second_rsi']}."]
+            f"{f['divergence_first_rsi']} to {f['divergence_second_rsi']}.")]
 
 
 def _timeframes(f: _F) -> list[str]:
@@ -195,16 +195,16 @@ def _timeframes(f: _F) -> list[str]:
         rows.append(f"| {iv} | {f[f'mtf_{iv}_trend']} | {f[f'mtf_{iv}_close']} | "
                     f"{f[f'mtf_{iv}_ema_50']} | {f[f'mtf_{iv}_adx_14']} | "
                     f"{f[f'mtf_{iv}_bars']} |")
-    return ["\n".join(rows), f"Across timeframes the trend is **{f['mtf_alignment']}** "
+    return ["\n".join(rows), (f"Across timeframes the trend is **{f['mtf_alignment']}** "
             "(coarser candles resampled from the candles used; only complete, closed "
-            "buckets count)."]
+            "buckets count).")]
 
 
 def _volatility(f: _F) -> list[str]:
-    lines = [f"ATR14 {f['atr_14']} ({f['atr_pct']} of the close). Realised volatility of "
+    lines = [(f"ATR14 {f['atr_14']} ({f['atr_pct']} of the close). Realised volatility of "
              f"the last {f['realized_vol_window']} log returns, annualised for a market "
-             f"that never closes: {f['realized_vol_ann']}, percentile {f['realized_vol_pctile']} of "
-             f"its values over the candles used."]
+             f"that never closes: {f['realized_vol_ann']}, percentile "
+             f"{f['realized_vol_pctile']} of its values over the candles used.")]
     pct = f.facts.get("realized_vol_pctile")
     if pct is not None and pct >= 80:
         lines.append("Volatility is high for this series: expect wider swings and "
@@ -221,8 +221,8 @@ def _volatility(f: _F) -> list[str]:
 
 
 def _volume(f: _F) -> list[str]:
-    lines = [f"The last candle traded {f['volume']} (base units), {f['volume_ratio_20']} × "
-             f"the mean of the 20 candles before it."]
+    lines = [(f"The last candle traded {f['volume']} (base units), {f['volume_ratio_20']} × "
+             f"the mean of the 20 candles before it.")]
     if f.facts.get("quote_volume_unknown"):
         lines.append(f"Quote volume is unknown for {f['quote_volume_unknown']} of the "
                      f"{f['bars_used']} candles used.")
@@ -231,12 +231,12 @@ def _volume(f: _F) -> list[str]:
 
 def _call(f: _F) -> list[str]:
     d = f.facts["call_direction"]
-    lines = [f"**Call: {d}** over the next {f['call_horizon']} candles from the close "
+    lines = [(f"**Call: {d}** over the next {f['call_horizon']} candles from the close "
              f"{f['call_reference_close']} (score {f['call_score']}; a move within "
              f"±{f['call_dead_band']} counts as flat). Probability of a higher close: "
              f"**{f['call_p_up']}**, the share of past {d} calls on this series followed "
              f"by a higher close ({f['call_same_direction_n']} resolved), shrunk towards "
-             "the series' base rate."]
+             "the series' base rate.")]
     if not f.facts.get("track_n"):
         lines.append("Track record: no past call on this series had its horizon close by "
                      "now, so there is no record to judge it by.")

@@ -118,7 +118,7 @@ def grade_core(code: np.ndarray, ref: np.ndarray, band: np.ndarray, target: np.n
 def summarize_core(code: np.ndarray, p_up: np.ndarray, outcome: np.ndarray,
                    ret: np.ndarray, hit: np.ndarray, up: np.ndarray) -> dict[str, Any]:
     """:func:`summarize` over arrays of graded calls only."""
-    n = int(len(code))
+    n = len(code)
     out: dict[str, Any] = {"n": n, "hits": int(hit.sum())}
     if n == 0:
         out.update(hit_rate=None, hit_rate_ci95=None, base_rate_up=None, brier=None,

@@ -19,7 +19,7 @@ from . import call as _call
 from . import indicators as ind
 from .levels import SWING_K, Swings, swings
 
-__all__ = ["SeriesState", "compute", "trend_label", "TREND_DEFINITION", "ADX_TREND"]
+__all__ = ["ADX_TREND", "TREND_DEFINITION", "SeriesState", "compute", "trend_label"]
 
 #: ADX at or above this means the market is trending (Wilder's usual threshold).
 ADX_TREND = 20.0

@@ -28,8 +28,13 @@ from ..timeutil import to_ms_array
 from . import indicators as ind
 from .series import trend_label
 
-__all__ = ["COARSER_LADDER", "TimeframeRow", "coarser_intervals", "timeframe_table",
-           "table_alignment"]
+__all__ = [
+    "COARSER_LADDER",
+    "TimeframeRow",
+    "coarser_intervals",
+    "table_alignment",
+    "timeframe_table",
+]
 
 #: The timeframes people look at, finest first; the table uses the next ones that tile.
 COARSER_LADDER = ("1m", "5m", "15m", "1h", "4h", "1d", "1w", "1M")
