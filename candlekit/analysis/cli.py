@@ -87,6 +87,23 @@ def format_analysis(a: Analysis) -> str:
     return "\n".join(lines)
 
 
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar: ISO 8601 UTC times with Z, None for missing, exact floats."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
 def _table(df: pd.DataFrame, columns: tuple[str, ...]) -> str:
     if not len(df):
         return "(none)"
@@ -136,7 +153,7 @@ def cmd_analyses(args: argparse.Namespace) -> int:
     if action == "list":
         table = analyses(store)
         if args.json:
-            print(table.to_json(orient="records"))
+            print(json.dumps(_records(table)))
             return 0
         if len(table) and table["synthetic"].any():
             print(SYNTHETIC_BANNER)
@@ -155,9 +172,7 @@ def cmd_analyses(args: argparse.Namespace) -> int:
         return 0
     grades = grade_analyses(store)
     if args.json:
-        calls = json.loads(grades.calls.to_json(orient="records", date_format="iso",
-                                                date_unit="ms"))
-        print(json.dumps({"summary": grades.summary, "calls": calls}))
+        print(json.dumps({"summary": grades.summary, "calls": _records(grades.calls)}))
         return 0
     synthetic = grades.synthetic or (len(grades.calls) and is_synthetic(
         list(grades.calls["source"].dropna())))
