@@ -9,8 +9,11 @@ the caveats and the text from those facts, and makes the call. Nothing after ``a
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -40,6 +43,21 @@ LEVEL_WINDOW = 250
 LEVEL_TOLERANCE_ATR = 0.5
 _DIRECTION = {1: "up", 0: "flat", -1: "down"}
 _REQUIRED = ("open", "high", "low", "close", "volume", "closed")
+
+
+@contextlib.contextmanager
+def serial_numba() -> Iterator[None]:
+    """Run numba's parallel kernels (resample, find_gaps) on this thread only.
+
+    An analysis touches a few thousand candles: waking a thread pool costs more than the
+    work, and far more on a loaded machine. The setting is per thread and restored after.
+    """
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def _check_frame(df: Any) -> None:
@@ -366,6 +384,22 @@ def analyze(df: pd.DataFrame, *, as_of: Any = None, horizon: int | None = None,
     if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
         raise AnalysisError(f"horizon must be a positive whole number of candles, not {h!r}.")
     h = int(h)
+    with serial_numba():
+        analysis = _analyze(df, as_of=as_of, horizon=h, prompt=prompt, lookback=lookback,
+                            crosscheck=crosscheck)
+    if llm is not None:
+        try:
+            from .llm import narrate
+        except ImportError as exc:  # pragma: no cover - llm.py ships with the package
+            raise AnalysisError("The language-model narrator (candlekit.analysis.llm) is "
+                                f"not available: {exc}.") from exc
+        analysis = narrate(analysis, llm)
+    return analysis
+
+
+def _analyze(df: pd.DataFrame, *, as_of: Any, horizon: int, prompt: str | None,
+             lookback: int | None, crosscheck: pd.DataFrame | None) -> Analysis:
+    h = horizon
     pos, as_of_ms, left_out = select_candles(df, as_of=as_of, lookback=lookback)
     if len(pos) < _call.MIN_BARS:
         raise AnalysisError(
@@ -395,11 +429,4 @@ def analyze(df: pd.DataFrame, *, as_of: Any = None, horizon: int | None = None,
     analysis = Analysis(symbol=symbol, interval=iv.name, as_of=facts["as_of"], facts=facts,
                         text=text, call=the_call, caveats=caveats, sections=sections,
                         prompt=prompt, source=source, synthetic=synthetic)
-    if llm is not None:
-        try:
-            from .llm import narrate
-        except ImportError as exc:  # pragma: no cover - llm.py ships with the package
-            raise AnalysisError("The language-model narrator (candlekit.analysis.llm) is "
-                                f"not available: {exc}.") from exc
-        analysis = narrate(analysis, llm)
     return analysis

@@ -33,9 +33,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-__all__ = ["FACT_KINDS", "fact_kind", "format_fact", "iso", "price_decimals",
+__all__ = ["FACT_KINDS", "fact_kind", "format_fact", "iso", "iso_array", "price_decimals",
            "printed_facts", "printed_numbers"]
 
 _EXACT_KINDS: dict[str, str] = {
@@ -104,7 +103,14 @@ def iso(ms: int | None) -> str | None:
     """Epoch milliseconds as ISO 8601 UTC with milliseconds and ``Z``."""
     if ms is None:
         return None
-    return pd.Timestamp(int(ms), unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return str(np.datetime_as_string(np.int64(ms).astype("datetime64[ms]"), unit="ms")) + "Z"
+
+
+def iso_array(ms: np.ndarray) -> np.ndarray:
+    """:func:`iso` of every element (object array of str)."""
+    out = np.datetime_as_string(np.asarray(ms, dtype=np.int64).astype("datetime64[ms]"),
+                                unit="ms")
+    return np.char.add(out, "Z").astype(object)
 
 
 def price_decimals(values: np.ndarray, *, max_decimals: int = 8) -> int:

@@ -22,7 +22,7 @@ from ..provenance import is_synthetic
 from ..timeutil import to_ms
 from . import call as _call
 from .engine import select_candles
-from .facts import iso
+from .facts import iso_array
 from .scoring import grade, summarize
 from .series import compute
 
@@ -144,7 +144,7 @@ def track_record(df: pd.DataFrame, *, every: int = 1, horizon: int | None = None
     if start is not None:
         steps = steps[st.t_close[steps] >= to_ms(start)]
     steps = steps[::every]
-    as_of = [iso(int(x)) for x in st.t_close[steps]]
+    as_of = iso_array(st.t_close[steps])
     calls = pd.DataFrame({
         "time": pd.to_datetime(st.t_open[steps], unit="ms", utc=True).as_unit("ms"),
         "as_of": as_of,
