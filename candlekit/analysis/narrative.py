@@ -189,6 +189,10 @@ def _divergence(f: _F) -> list[str]:
 
 def _timeframes(f: _F) -> list[str]:
     names = [x for x in str(f.facts.get("mtf_intervals") or "").split(",") if x]
+    if len(names) < 2:
+        return [f"No coarser timeframe is made of whole {f['interval']} candles (the "
+                "resampler's tiling rule), so there is no multi-timeframe table; the trend "
+                f"on {f['interval']} is {f['trend']}."]
     rows = ["| interval | trend | close | EMA50 | ADX14 | complete candles |",
             "|---|---|---|---|---|---|"]
     for iv in names:
