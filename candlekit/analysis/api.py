@@ -273,7 +273,8 @@ def run_analysis(symbol: str, interval: str, *, store: Store | str | None = None
     MissingDependencyError
         For ``llm`` without the ``openai`` package (extra ``llm``).
     CandlekitError
-        Whatever failed the analysis (recorded as ``failed`` first).
+        Whatever failed the analysis (recorded as ``failed`` first; the exception's
+        ``analysis_id`` names the record).
     """
     from .llm import LLM, require_openai
 
@@ -311,6 +312,10 @@ def run_analysis(symbol: str, interval: str, *, store: Store | str | None = None
                                            horizon=horizon, lookback=lookback)
         except BaseException as exc:
             registry.fail(running.id, f"{type(exc).__name__}: {exc}")
+            try:
+                exc.analysis_id = running.id  # type: ignore[attr-defined]  # the record
+            except AttributeError:
+                pass
             raise
         analysis.id = running.id
         analysis.created_at = running.created_at
