@@ -9,12 +9,16 @@ value at the call's candle, or an outcome already known then):
 - momentum: ``clip(MACD histogram / (0.5 × ATR14), -1, 1)``
 - strength: ``clip((RSI14 - 50) / 20, -1, 1)``
 
-**Direction**: ``up`` when the score is at least :data:`SCORE_THRESHOLD` (1/3), ``down``
-when it is at most -1/3, otherwise ``flat``.
-
 **Dead band**: ``DEAD_BAND_ATR × ATR14 × sqrt(horizon)`` (0.25 ATR scaled like a random
 walk's spread over the horizon); a move inside it is ``flat`` when graded
 (:mod:`candlekit.analysis.scoring`).
+
+**Direction**: the score read as a move, ``MOVE_ATR × score × ATR14 × sqrt(horizon)``
+(``call_expected_move``; a full score of 1 means 0.75 ATR14 per square root of a candle),
+is ``up`` above the dead band, ``down`` below minus the dead band, otherwise ``flat``.
+With ``MOVE_ATR = 3 × DEAD_BAND_ATR`` that is: up when the score is above
+:data:`SCORE_THRESHOLD` (1/3), down below -1/3. The "expected" move is the rule's reading
+of the indicators, not a measured forecast; ``p_up`` is the measured part.
 
 **p_up**: how often, in this series' own past, the close ``horizon`` candles after a call
 with the same direction was above that call's close, counting only calls whose horizon
@@ -37,15 +41,18 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["DEAD_BAND_ATR", "DEFAULT_HORIZON", "MIN_BARS", "PRIOR_CALLS", "SCORE_THRESHOLD",
-           "call_score", "dead_band", "p_up_series", "target_index"]
+__all__ = ["DEAD_BAND_ATR", "DEFAULT_HORIZON", "MIN_BARS", "MOVE_ATR", "PRIOR_CALLS",
+           "SCORE_THRESHOLD", "call_score", "dead_band", "direction_code", "expected_move",
+           "p_up_series", "target_index"]
 
 #: Default horizon of a call, in candles of the analysed interval.
 DEFAULT_HORIZON = 6
-#: A score at least this far from zero makes a directional call.
-SCORE_THRESHOLD = 1.0 / 3.0
 #: Half-width of the flat band, in ATR14 per square root of a candle.
 DEAD_BAND_ATR = 0.25
+#: The move a score of 1 stands for, in ATR14 per square root of a candle.
+MOVE_ATR = 0.75
+#: A score further than this from zero makes a directional call (DEAD_BAND_ATR / MOVE_ATR).
+SCORE_THRESHOLD = DEAD_BAND_ATR / MOVE_ATR
 #: Pseudo-calls at the base rate that p_up is shrunk with.
 PRIOR_CALLS = 20
 #: Candles needed before the first call (EMA50's warm-up).
@@ -67,11 +74,17 @@ def call_score(close: np.ndarray, ema50: np.ndarray, macd_hist: np.ndarray,
     return np.where(warm, score, np.nan)
 
 
-def direction_code(score: np.ndarray) -> np.ndarray:
-    """+1 (up), -1 (down) or 0 (flat, also before warm-up) for each score."""
-    s = np.nan_to_num(score, nan=0.0)
-    return np.where(s >= SCORE_THRESHOLD, 1, np.where(s <= -SCORE_THRESHOLD, -1, 0)
-                    ).astype(np.int64)
+def expected_move(score: np.ndarray, atr14: np.ndarray, horizon: int) -> np.ndarray:
+    """The score read as a move in price units: ``MOVE_ATR × score × ATR14 × sqrt(h)``."""
+    return MOVE_ATR * score * atr14 * math.sqrt(horizon)
+
+
+def direction_code(move: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """+1 (up) where ``move > band``, -1 (down) where ``move < -band``, else 0 (flat; also
+    before warm-up)."""
+    m = np.nan_to_num(move, nan=0.0)
+    b = np.nan_to_num(band, nan=0.0)
+    return np.where(m > b, 1, np.where(m < -b, -1, 0)).astype(np.int64)
 
 
 def dead_band(atr14: np.ndarray, horizon: int) -> np.ndarray:

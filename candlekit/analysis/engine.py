@@ -256,6 +256,7 @@ def _facts(st: SeriesState, used: pd.DataFrame, *, symbol: str | None, source: s
     facts["call_p_up"] = float(st.p_up[e])
     facts["call_score"] = float(st.score[e])
     facts["call_dead_band"] = float(st.band[e])
+    facts["call_expected_move"] = float(st.move[e])
     facts["call_reference_close"] = c
     facts["call_horizon"] = st.horizon
     facts["call_same_direction_n"] = _same_direction_resolved(st, e)

@@ -68,7 +68,7 @@ _EXACT_KINDS: dict[str, str] = {
     "divergence_recent": "count",
     "mtf_intervals": "label", "mtf_alignment": "label",
     "call_direction": "label", "call_p_up": "prob", "call_score": "ratio",
-    "call_dead_band": "price", "call_reference_close": "price", "call_horizon": "count",
+    "call_dead_band": "price", "call_expected_move": "price", "call_reference_close": "price", "call_horizon": "count",
     "call_same_direction_n": "count",
     "track_n": "count", "track_hits": "count", "track_hit_rate": "prob",
     "track_hit_rate_lo": "prob", "track_hit_rate_hi": "prob", "track_base_rate_up": "prob",

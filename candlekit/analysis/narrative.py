@@ -190,9 +190,9 @@ def _divergence(f: _F) -> list[str]:
 def _timeframes(f: _F) -> list[str]:
     names = [x for x in str(f.facts.get("mtf_intervals") or "").split(",") if x]
     if len(names) < 2:
-        return [f"No coarser timeframe is made of whole {f['interval']} candles (the "
+        return [(f"No coarser timeframe is made of whole {f['interval']} candles (the "
                 "resampler's tiling rule), so there is no multi-timeframe table; the trend "
-                f"on {f['interval']} is {f['trend']}."]
+                f"on {f['interval']} is {f['trend']}.")]
     rows = ["| interval | trend | close | EMA50 | ADX14 | complete candles |",
             "|---|---|---|---|---|---|"]
     for iv in names:
@@ -236,8 +236,8 @@ def _volume(f: _F) -> list[str]:
 def _call(f: _F) -> list[str]:
     d = f.facts["call_direction"]
     lines = [(f"**Call: {d}** over the next {f['call_horizon']} candles from the close "
-             f"{f['call_reference_close']} (score {f['call_score']}; a move within "
-             f"±{f['call_dead_band']} counts as flat). Probability of a higher close: "
+             f"{f['call_reference_close']} (score {f['call_score']}, read as a move of "
+             f"{f['call_expected_move']} against a flat band of ±{f['call_dead_band']}). Probability of a higher close: "
              f"**{f['call_p_up']}**, the share of past {d} calls on this series followed "
              f"by a higher close ({f['call_same_direction_n']} resolved), shrunk towards "
              "the series' base rate.")]

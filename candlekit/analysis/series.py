@@ -73,6 +73,7 @@ class SeriesState:
     target: np.ndarray
     p_up: np.ndarray
     band: np.ndarray
+    move: np.ndarray
     swings: Swings
 
     def __len__(self) -> int:
@@ -103,7 +104,9 @@ def compute(df: pd.DataFrame, *, interval: Interval, alignment: str, horizon: in
     e50 = ind.ema(c, 50)
     score = _call.call_score(c, e50, hist, r, a)
     valid = ~np.isnan(score)
-    code = _call.direction_code(score)
+    band = _call.dead_band(a, horizon)
+    move = _call.expected_move(score, a, horizon)
+    code = _call.direction_code(move, band)
     ordinal = bucket_ordinal(t, interval, alignment=alignment)
     target = _call.target_index(ordinal, horizon)
     step = interval.nominal_ms
@@ -117,6 +120,6 @@ def compute(df: pd.DataFrame, *, interval: Interval, alignment: str, horizon: in
         vr=ind.volume_ratio(v, vr_window),
         score=score, code=code, valid=valid, target=target,
         p_up=_call.p_up_series(code, valid, c, target),
-        band=_call.dead_band(a, horizon),
+        band=band, move=move,
         swings=swings(h, lo, k=SWING_K),
     )
