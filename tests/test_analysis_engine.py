@@ -189,17 +189,20 @@ def test_no_look_ahead(i, data):
     df = _EXAMPLE
     as_of = ck.close_time(df.index[i], "1h")
     cut = data.draw(st.integers(min_value=i + 1, max_value=len(df)), label="cut")
-    full = ck.analyze(df, as_of=as_of, prompt="levels, divergence, volatility, trend")
+    lookback = data.draw(st.sampled_from([None, 55, 300]), label="lookback")
+    kw = {"as_of": as_of, "lookback": lookback,
+          "prompt": "levels, divergence, volatility, trend"}
+    full = ck.analyze(df, **kw)
     part = df.iloc[:cut]
     part.attrs = dict(df.attrs)
-    _same(full, ck.analyze(part, as_of=as_of, prompt="levels, divergence, volatility, trend"))
+    _same(full, ck.analyze(part, **kw))
     wild = df.copy()
     wild.attrs = dict(df.attrs)
     later = wild.index > df.index[i]
     wild.loc[later, ["open", "high", "low", "close"]] *= data.draw(
         st.floats(min_value=0.5, max_value=2.0), label="scale")
     wild.loc[later, "closed"] = data.draw(st.booleans(), label="closed_after")
-    _same(full, ck.analyze(wild, as_of=as_of, prompt="levels, divergence, volatility, trend"))
+    _same(full, ck.analyze(wild, **kw))
     assert full.call.as_of == ck.analysis.facts.iso(int(as_of.value // 1_000_000))
 
 
