@@ -254,3 +254,18 @@ def test_real_btc_4h(freqtrade_dir):
     assert a.facts["support"] is None or a.facts["support"] < a.facts["close"]
     assert a.facts["resistance"] is None or a.facts["resistance"] > a.facts["close"]
     assert a.facts["track_n"] > 500
+
+
+def test_indicator_frame_matches_the_facts(hourly):
+    from candlekit.analysis.engine import indicator_frame
+
+    a = ck.analyze(hourly, as_of="2026-03-01T00:00Z", lookback=800)
+    fr = indicator_frame(hourly, as_of="2026-03-01T00:00Z", lookback=800)
+    assert len(fr) == a.facts["bars_used"] and fr.attrs["as_of"] == a.as_of
+    last = fr.iloc[-1]
+    for k in ("ema_20", "ema_50", "ema_200", "rsi_14", "macd", "macd_hist", "atr_14",
+              "adx_14", "realized_vol_ann", "volume_ratio_20"):
+        assert last[k] == a.facts[k], k
+    assert last["call_direction"] == a.call.direction and last["call_p_up"] == a.call.p_up
+    # swings are marked only once confirmed (k candles later): none in the last k rows
+    assert not fr["swing_high"].iloc[-3:].any() and fr["swing_low"].sum() > 10

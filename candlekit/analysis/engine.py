@@ -33,7 +33,8 @@ from .scoring import grade_core, summarize_core
 from .series import TREND_DEFINITION, SeriesState, compute, trend_label
 from .timeframes import TimeframeRow, table_alignment, timeframe_table
 
-__all__ = ["LEVEL_TOLERANCE_ATR", "LEVEL_WINDOW", "RECENT_BARS", "analyze", "select_candles"]
+__all__ = ["LEVEL_TOLERANCE_ATR", "LEVEL_WINDOW", "RECENT_BARS", "analyze", "indicator_frame",
+           "select_candles"]
 
 #: Candles over which "what changed recently" looks back.
 RECENT_BARS = 10
@@ -431,3 +432,47 @@ def _analyze(df: pd.DataFrame, *, as_of: Any, horizon: int, prompt: str | None,
                         text=text, call=the_call, caveats=caveats, sections=sections,
                         prompt=prompt, source=source, synthetic=synthetic)
     return analysis
+
+
+def indicator_frame(df: pd.DataFrame, *, as_of: Any = None, lookback: int | None = None,
+                    horizon: int | None = None) -> pd.DataFrame:
+    """The series behind an analysis, one row per candle used (for charts and checks).
+
+    Parameters
+    ----------
+    df, as_of, lookback, horizon
+        As for :func:`analyze` (the same candles are used).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by open time: ``open high low close volume``, ``ema_20 ema_50 ema_200
+        rsi_14 macd macd_signal macd_hist atr_14 adx_14 realized_vol_ann
+        volume_ratio_20``, the call's ``call_score``, ``call_direction`` (up/down/flat,
+        empty before warm-up) and ``call_p_up``, and ``swing_high`` / ``swing_low`` (True
+        at swing candles already confirmed at ``as_of``). The values at the last row are
+        the analysis' facts. ``attrs``: the frame's, plus ``as_of``.
+    """
+    h = _call.DEFAULT_HORIZON if horizon is None else int(horizon)
+    pos, as_of_ms, _ = select_candles(df, as_of=as_of, lookback=lookback)
+    iv, al = frame_interval(df), frame_alignment(df)
+    used = df.iloc[pos]
+    used.attrs = dict(df.attrs)
+    st = compute(used, interval=iv, alignment=al, horizon=h)
+    known = st.swings.confirmed_by(len(st) - 1)
+    swing_high = np.zeros(len(st), dtype=bool)
+    swing_low = np.zeros(len(st), dtype=bool)
+    swing_high[known.high_idx] = True
+    swing_low[known.low_idx] = True
+    names = np.array(["down", "flat", "up"], dtype=object)[st.code + 1]
+    out = pd.DataFrame({
+        "open": st.open, "high": st.high, "low": st.low, "close": st.close,
+        "volume": st.volume, "ema_20": st.ema20, "ema_50": st.ema50, "ema_200": st.ema200,
+        "rsi_14": st.rsi14, "macd": st.macd, "macd_signal": st.macd_signal,
+        "macd_hist": st.macd_hist, "atr_14": st.atr14, "adx_14": st.adx14,
+        "realized_vol_ann": st.rv, "volume_ratio_20": st.vr, "call_score": st.score,
+        "call_direction": np.where(st.valid, names, None), "call_p_up": st.p_up,
+        "swing_high": swing_high, "swing_low": swing_low,
+    }, index=used.index)
+    out.attrs = {**df.attrs, "as_of": iso(as_of_ms)}
+    return out
