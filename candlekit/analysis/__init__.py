@@ -17,7 +17,7 @@ templates), ``call`` (the call model), ``engine`` (:func:`analyze`), ``scoring``
 """
 
 from .crosscheck import crosscheck
-from .engine import analyze
+from .engine import analyze, indicator_frame
 from .facts import format_fact, printed_facts, printed_numbers
 from .model import ANALYSIS_STATUSES, Analysis, Call, LLMVerdict
 from .api import (AnalysisGrades, analyses, delete_analysis, get_analysis, grade_analyses,
@@ -47,6 +47,7 @@ __all__ = [
     "get_analysis",
     "grade",
     "grade_analyses",
+    "indicator_frame",
     "printed_facts",
     "printed_numbers",
     "run_analysis",
