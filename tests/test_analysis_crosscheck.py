@@ -39,6 +39,7 @@ def test_finds_each_disagreeing_bucket(store):
     assert row["stored_close"] == row["resampled_close"] + 1.0
     assert row["stored_open"] == row["resampled_open"]
     assert xc.attrs["checked"] == 5 * 24 and xc.attrs["disagreeing"] == 3
+    assert xc.attrs["synthetic"] is True
     assert (xc.attrs["fine"], xc.attrs["coarse"], xc.attrs["source"]) == ("1m", "1h",
                                                                          "synthetic")
     part = ck.crosscheck(store, "BTC", "1m", "1h", start="2026-01-03", end="2026-01-05")

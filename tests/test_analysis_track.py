@@ -67,6 +67,7 @@ def test_graded_columns_and_summary(hourly):
     assert tr.summary["n"] == len(g)
     assert tr.summary["hit_rate"] == pytest.approx(g["hit"].astype(bool).mean())
     assert tr.synthetic and tr.interval == "1h" and tr.symbol == "ETH"
+    assert tr.summary["synthetic"] is True and tr.calls.attrs["synthetic"] is True
     json.dumps(tr.summary, allow_nan=False)
     assert "SYNTHETIC DATA" in tr._repr_markdown_()
 

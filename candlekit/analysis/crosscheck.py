@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..errors import ResampleError
 from ..intervals import next_bucket, parse_interval, tiles
+from ..provenance import is_synthetic
 from ..resample import resample
 from ..store import Store
 from ..timeutil import to_timestamp
@@ -70,7 +71,7 @@ def crosscheck(store: Store | str | Any, symbol: str, fine: str, coarse: str, *,
         One row per disagreeing bucket, indexed by its open time: ``fields`` (the
         disagreeing fields, comma-separated) and ``stored_<field>`` / ``resampled_<field>``
         for every field in :data:`FIELDS`. ``attrs``: ``symbol, fine, coarse, source,
-        alignment, start, end`` (ISO), ``checked`` (complete buckets compared) and
+        synthetic, alignment, start, end`` (ISO), ``checked`` (complete buckets compared) and
         ``disagreeing`` (rows).
 
     Raises
@@ -86,7 +87,7 @@ def crosscheck(store: Store | str | Any, symbol: str, fine: str, coarse: str, *,
     al = stored.attrs.get("alignment") or "calendar"
     src = stored.attrs.get("source")
     attrs: dict[str, Any] = {"symbol": symbol, "fine": fiv.name, "coarse": civ.name,
-                             "source": src, "alignment": al,
+                             "source": src, "synthetic": is_synthetic(src), "alignment": al,
                              "start": to_timestamp(start).isoformat() if start is not None
                              else None,
                              "end": to_timestamp(end).isoformat() if end is not None else None,

@@ -42,9 +42,10 @@ class TrackRecord:
         ``direction``, ``p_up``, ``horizon``, ``reference_close``, ``dead_band``,
         ``score``, then the graded columns of :func:`candlekit.analysis.scoring.grade`
         (``target_time, target_close, status, gradable_at, outcome, realized_return,
-        hit, up``).
+        hit, up``). ``calls.attrs`` carries ``symbol, interval, source, synthetic``.
     summary : dict
-        :func:`candlekit.analysis.scoring.summarize` of the graded calls.
+        :func:`candlekit.analysis.scoring.summarize` of the graded calls, plus
+        ``symbol, interval, source, synthetic, horizon`` (so an export says what it is).
     symbol, interval, source : str or None
     horizon, every : int
     synthetic : bool
@@ -158,6 +159,12 @@ def track_record(df: pd.DataFrame, *, every: int = 1, horizon: int | None = None
     closes = used["close"]
     graded = grade(calls, closes, interval=iv.name, alignment=al)
     source = df.attrs.get("source")
-    return TrackRecord(calls=graded, summary=summarize(graded), symbol=df.attrs.get("symbol"),
+    synthetic = is_synthetic(source)
+    graded.attrs = {"symbol": df.attrs.get("symbol"), "interval": iv.name, "alignment": al,
+                    "source": source, "synthetic": synthetic, "horizon": h, "every": every}
+    summary = summarize(graded)
+    summary.update(symbol=df.attrs.get("symbol"), interval=iv.name, source=source,
+                   synthetic=synthetic, horizon=h)
+    return TrackRecord(calls=graded, summary=summary, symbol=df.attrs.get("symbol"),
                        interval=iv.name, source=source, horizon=h, every=every,
-                       synthetic=is_synthetic(source))
+                       synthetic=synthetic)
