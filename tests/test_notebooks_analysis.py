@@ -132,3 +132,27 @@ def test_nbval_runs_every_cell(store_root, tmp_path):
     assert re.search(rf"\b{cells} passed\b", result.stdout), result.stdout[-2000:]
     history = ck.analyses(store)
     assert len(history) == before + 1 and history.iloc[0]["status"] == "completed"
+
+
+def test_the_demo_renders_the_analysis_report_on_its_store(tmp_path, monkeypatch):
+    import candlekit.report
+    from candlekit.demo import _render_analysis
+
+    calls = []
+
+    def fake_render(name, *, parameters, output_dir, progress):
+        calls.append((name, parameters, output_dir))
+        return candlekit.report.ReportResult(Path(output_dir) / f"{name}.ipynb",
+                                             Path(output_dir) / f"{name}.html", parameters)
+
+    monkeypatch.setattr(candlekit.report, "render_report", fake_render)
+    store = Store(tmp_path / "demo")
+    out = _render_analysis(store, ("BTC", "ETH"), ("1m", "1h"), tmp_path, progress=False)
+    assert out == {"analysis": tmp_path / "analysis.html"}
+    assert calls == [("analysis", {"symbol": "BTC", "interval": "4h",
+                                   "data_dir": str(store.root)}, tmp_path)]
+    # the parameters are the notebook's own (render_report refuses unknown ones)
+    from candlekit.report import _declared_parameters
+
+    assert set(calls[0][1]) <= _declared_parameters(nbformat.read(NOTEBOOK, as_version=4))
+    assert _render_analysis(store, ("ETH",), ("1h",), tmp_path, progress=False) == {}
