@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", parents=[common],
                        help="run a notebook with papermill and render it to HTML in reports/")
     p.add_argument("notebook", help="a .ipynb path or a bundled name: backfill, "
-                   "coverage_report, explorer")
+                   "coverage_report, explorer, analysis")
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="notebook parameter (value read as a Python literal, else a string)")
     p.add_argument("--output-dir", default="reports", metavar="DIR",
