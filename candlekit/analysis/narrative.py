@@ -237,7 +237,8 @@ def _call(f: _F) -> list[str]:
     d = f.facts["call_direction"]
     lines = [(f"**Call: {d}** over the next {f['call_horizon']} candles from the close "
              f"{f['call_reference_close']} (score {f['call_score']}, read as a move of "
-             f"{f['call_expected_move']} against a flat band of ±{f['call_dead_band']}). Probability of a higher close: "
+             f"{f['call_expected_move']} against a flat band of ±{f['call_dead_band']}). "
+             "Probability of a higher close: "
              f"**{f['call_p_up']}**, the share of past {d} calls on this series followed "
              f"by a higher close ({f['call_same_direction_n']} resolved), shrunk towards "
              "the series' base rate.")]
