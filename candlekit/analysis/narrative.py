@@ -137,7 +137,7 @@ def _macd_cross(f: _F) -> str:
 def _recent(f: _F) -> list[str]:
     lines = [(f"Over the last {f['recent_bars']} candles the close moved "
              f"{f['change_recent_pct']}; RSI14 went from {f['rsi_14_prev']} to "
-             f"{f['rsi_14']}; the trend went from {f['trend_prev']} to {f['trend']}.")]
+             f"{f['rsi_14']}; " + _trend_change(f))]
     lines.append(_macd_cross(f))
     if f.facts.get("ema_cross") in ("bullish", "bearish"):
         way = "above" if f.facts["ema_cross"] == "bullish" else "below"
@@ -146,6 +146,12 @@ def _recent(f: _F) -> list[str]:
     else:
         lines.append(f"EMA20 and EMA50 did not cross in the last {f['recent_bars']} candles.")
     return lines
+
+
+def _trend_change(f: _F) -> str:
+    if f.facts.get("trend_prev") == f.facts.get("trend"):
+        return f"the trend stayed {f['trend']}."
+    return f"the trend went from {f['trend_prev']} to {f['trend']}."
 
 
 def _level_line(f: _F, side: str) -> str:
@@ -193,12 +199,12 @@ def _timeframes(f: _F) -> list[str]:
         return [(f"No coarser timeframe is made of whole {f['interval']} candles (the "
                 "resampler's tiling rule), so there is no multi-timeframe table; the trend "
                 f"on {f['interval']} is {f['trend']}.")]
-    rows = ["| interval | trend | close | EMA50 | ADX14 | complete candles |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| interval | trend | close | EMA50 | ADX14 | complete candles | last one closed |",
+            "|---|---|---|---|---|---|---|"]
     for iv in names:
         rows.append(f"| {iv} | {f[f'mtf_{iv}_trend']} | {f[f'mtf_{iv}_close']} | "
                     f"{f[f'mtf_{iv}_ema_50']} | {f[f'mtf_{iv}_adx_14']} | "
-                    f"{f[f'mtf_{iv}_bars']} |")
+                    f"{f[f'mtf_{iv}_bars']} | {f[f'mtf_{iv}_last_close']} |")
     return ["\n".join(rows), (f"Across timeframes the trend is **{f['mtf_alignment']}** "
             "(coarser candles resampled from the candles used; only complete, closed "
             "buckets count).")]
