@@ -226,6 +226,17 @@ def _volatility(f: _F) -> list[str]:
     if rsi is not None and (rsi >= 70 or rsi <= 30):
         lines.append(f"RSI14 {f['rsi_14']} is stretched "
                      f"({'overbought' if rsi >= 70 else 'oversold'}).")
+    fx = f.facts
+    div, trend = fx.get("divergence"), fx.get("trend")
+    if (div, trend) in (("bearish", "uptrend"), ("bullish", "downtrend")):
+        lines.append(f"The {div} RSI divergence runs against the {trend}.")
+    if fx.get("mtf_alignment") == "divergent":
+        lines.append("Timeframes disagree: one is in an uptrend and another in a downtrend.")
+    atr_pct = fx.get("atr_pct")
+    for side in ("resistance", "support"):
+        dist = fx.get(f"{side}_distance_pct")
+        if dist is not None and atr_pct is not None and dist <= atr_pct:
+            lines.append(f"The close is within one ATR14 of {side} ({f[side]}).")
     lines.append(f"The call's flat band is ±{f['call_dead_band']}.")
     return lines
 
