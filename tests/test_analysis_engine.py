@@ -142,6 +142,15 @@ def test_caveats_gaps_quote_volume_synthetic_open(hourly):
         assert c in a.text
 
 
+def test_resampled_frame_says_so(hourly):
+    four = ck.resample(hourly, "4h")
+    four.attrs["resampled_from"] = "1h"
+    a = ck.analyze(four)
+    assert a.facts["resampled_from"] == "1h"
+    assert any("resampled from the stored 1h candles" in c for c in a.caveats)
+    assert ck.analyze(hourly).facts["resampled_from"] is None
+
+
 def test_real_source_has_no_synthetic_caveat(hourly):
     df = hourly.copy()
     df.attrs = {**hourly.attrs, "source": "hyperliquid"}

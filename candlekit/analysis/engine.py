@@ -282,6 +282,12 @@ def _caveats(df: pd.DataFrame, used: pd.DataFrame, facts: dict[str, Any],
     if facts["synthetic"]:
         out.append(f"SYNTHETIC DATA (source {f('source')}): these candles are generated, "
                    "not real prices; nothing here describes the real market.")
+    origin = df.attrs.get("resampled_from")
+    facts["resampled_from"] = str(origin) if origin else None
+    if origin:
+        out.append(f"These {f('interval')} candles were resampled from the stored "
+                   f"{f('resampled_from')} candles (complete buckets only), not stored as "
+                   f"{f('interval')} candles by the source.")
     gaps = find_gaps(used)
     facts["gaps"] = len(gaps)
     facts["missing_candles"] = int(gaps["missing_candles"].sum()) if len(gaps) else 0

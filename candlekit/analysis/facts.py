@@ -39,6 +39,7 @@ __all__ = ["FACT_KINDS", "fact_kind", "format_fact", "iso", "iso_array", "price_
 
 _EXACT_KINDS: dict[str, str] = {
     "symbol": "label", "interval": "label", "source": "label", "synthetic": "label",
+    "resampled_from": "label",
     "as_of": "time", "first_bar": "time", "last_open": "time",
     "bars_used": "count", "horizon": "count", "price_decimals": "count",
     "close": "price", "ema_20": "price", "ema_50": "price", "ema_200": "price",
