@@ -3,9 +3,9 @@
 - :func:`plot_analysis`: an mplfinance candlestick chart of the candles the analysis used,
   up to its ``as_of``, with EMA 20/50/200, the support and resistance levels (line and
   zone), the divergence swings marked where they were (and when they were confirmed),
-  and RSI 14 and MACD 12/26/9 panels. The indicator lines are computed by
-  :mod:`candlekit.analysis.indicators` over exactly the candles the analysis used, so
-  the chart shows the values the facts state.
+  and RSI 14 and MACD 12/26/9 panels. The lines come from
+  :func:`candlekit.analysis.engine.indicator_frame` over exactly the candles the analysis
+  used (:func:`chart_frame`), so the chart shows the values the facts state.
 - :func:`plot_calibration`: predicted probability of a higher close against the observed
   frequency, from a :class:`~candlekit.analysis.track.TrackRecord`.
 
@@ -22,10 +22,9 @@ import pandas as pd
 
 from ..charts import GAP_COLOUR, _FONT_RC, _new_figure
 from ..errors import AnalysisError, FormatError
-from . import indicators as ind
 from .model import Analysis
 
-__all__ = ["EMA_COLOURS", "plot_analysis", "plot_calibration"]
+__all__ = ["EMA_COLOURS", "chart_frame", "plot_analysis", "plot_calibration"]
 
 EMA_COLOURS = {20: "#1f77b4", 50: "#ff7f0e", 200: "#9467bd"}
 SUPPORT_COLOUR = "#2ca02c"
@@ -33,23 +32,30 @@ RESISTANCE_COLOUR = "#d62728"
 DIVERGENCE_COLOUR = "#8c564b"
 
 
-def _used(df: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
-    """The candles the analysis used: closed, closing by its as_of, its last bars_used."""
-    from .engine import select_candles
+def chart_frame(df: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
+    """The series the chart draws: :func:`candlekit.analysis.engine.indicator_frame` over
+    exactly the candles ``analysis`` used (its last row equals the analysis' facts).
+
+    Raises
+    ------
+    AnalysisError
+        When the analysis has no facts, or ``df`` does not hold the candles it used.
+    """
+    from .engine import indicator_frame
 
     if analysis.as_of is None or not analysis.facts:
         raise AnalysisError(f"Analysis {analysis.id or ''} has no facts to chart (status "
                             f"{analysis.status}); chart a completed analysis.")
-    pos, _, _ = select_candles(df, as_of=analysis.as_of,
-                               lookback=int(analysis.facts.get("bars_used") or len(df)))
-    used = df.iloc[pos]
-    used.attrs = dict(df.attrs)
-    if not len(used) or used.index[0] != pd.Timestamp(analysis.facts["first_bar"]):
+    frame = indicator_frame(df, as_of=analysis.as_of,
+                            lookback=int(analysis.facts.get("bars_used") or len(df)),
+                            horizon=analysis.call.horizon if analysis.call else None)
+    if not len(frame) or frame.index[0] != pd.Timestamp(analysis.facts["first_bar"]):
         raise AnalysisError(
             f"These candles are not the ones analysis {analysis.id or ''} used (it started at "
             f"{analysis.facts.get('first_bar')}): pass the frame it was made from "
             "(candlekit.analysis.api.load_candles with its as_of and bars_used).")
-    return used
+    frame.attrs = dict(df.attrs, **frame.attrs)
+    return frame
 
 
 def _marker_series(index: pd.DatetimeIndex, points: list[tuple[Any, float]]) -> pd.Series:
@@ -97,11 +103,11 @@ def plot_analysis(df: pd.DataFrame, analysis: Analysis, *, max_candles: int = 18
         raise FormatError(f"max_candles must be an integer of at least 10, got "
                           f"{max_candles!r}.", max_candles)
     f = analysis.facts
-    used = _used(df, analysis)
-    close = used["close"].to_numpy(np.float64)
-    emas = {n: ind.ema(close, n) for n in EMA_COLOURS}
-    rsi = ind.rsi(close, 14)
-    macd, signal, hist = ind.macd(close)
+    used = chart_frame(df, analysis)
+    emas = {n: used[f"ema_{n}"].to_numpy(np.float64) for n in EMA_COLOURS}
+    rsi = used["rsi_14"].to_numpy(np.float64)
+    macd, signal, hist = (used[c].to_numpy(np.float64)
+                          for c in ("macd", "macd_signal", "macd_hist"))
     start = max(0, len(used) - int(max_candles))
     swing_times = [pd.Timestamp(f[k]) for k in ("divergence_first_time",
                                                 "divergence_second_time") if f.get(k)]
@@ -145,24 +151,20 @@ def plot_analysis(df: pd.DataFrame, analysis: Analysis, *, max_candles: int = 18
                                          markersize=120, color=DIVERGENCE_COLOUR))
             adds.append(mpf.make_addplot(rsi_marks, panel=1, type="scatter", marker=marker,
                                          markersize=80, color=DIVERGENCE_COLOUR))
-    hlines, colours = [], []
-    for side, colour in (("support", SUPPORT_COLOUR), ("resistance", RESISTANCE_COLOUR)):
-        if f.get(side) is not None:
-            hlines.append(float(f[side]))
-            colours.append(colour)
-    kwargs: dict[str, Any] = {}
-    if hlines:
-        kwargs["hlines"] = {"hlines": hlines, "colors": colours, "linestyle": "--",
-                            "linewidths": 1.2}
     mstyle = mpf.make_mpf_style(base_mpf_style=style, rc=_FONT_RC)
     fig, axes = mpf.plot(data, type="candle", addplot=adds, returnfig=True, style=mstyle,
                          figsize=figsize, panel_ratios=(3, 1, 1), volume=False,
                          datetime_format="%m-%d %H:%M", xrotation=15, tight_layout=False,
-                         warn_too_much_data=len(data) + 1, **kwargs)
+                         warn_too_much_data=len(data) + 1)
     plt.close(fig)
     ax = axes[0]
     x = np.arange(len(shown))
+    level_lines = []
     for side, colour in (("support", SUPPORT_COLOUR), ("resistance", RESISTANCE_COLOUR)):
+        if f.get(side) is None:
+            continue
+        level_lines.append(ax.axhline(float(f[side]), color=colour, ls="--", lw=1.2,
+                                      label=f"{side} ({f.get(f'{side}_touches')} touches)"))
         lo, hi = f.get(f"{side}_low"), f.get(f"{side}_high")
         if lo is not None and hi is not None:
             ax.fill_between(x, lo, hi, color=colour, alpha=0.08, lw=0)
@@ -178,12 +180,7 @@ def plot_analysis(df: pd.DataFrame, analysis: Analysis, *, max_candles: int = 18
                     a.axvline(pos, color=DIVERGENCE_COLOUR, alpha=0.35, lw=0.8, ls=":")
     handles = [ax.plot([], [], color=c, lw=1.5, label=f"EMA {n}")[0]
                for n, c in EMA_COLOURS.items()]
-    if f.get("support") is not None:
-        handles.append(ax.plot([], [], color=SUPPORT_COLOUR, ls="--",
-                               label=f"support ({f.get('support_touches')} touches)")[0])
-    if f.get("resistance") is not None:
-        handles.append(ax.plot([], [], color=RESISTANCE_COLOUR, ls="--",
-                               label=f"resistance ({f.get('resistance_touches')} touches)")[0])
+    handles += level_lines
     if divergence:
         handles.append(ax.plot([], [], color=DIVERGENCE_COLOUR, marker="^" if f["divergence"]
                                == "bullish" else "v", ls="",
