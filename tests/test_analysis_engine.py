@@ -63,6 +63,22 @@ def test_required_facts_and_json(hourly):
     assert a.to_dict()["analysis"] == a.text
 
 
+def test_every_fact_has_a_kind_and_a_description(hourly):
+    from candlekit.analysis.facts import FACT_KINDS, describe_fact, fact_kind, facts_table
+
+    a = ck.analyze(hourly)
+    for name, value in a.facts.items():
+        assert describe_fact(name), name
+        if isinstance(value, float):
+            assert fact_kind(name) not in ("label", "time"), name
+        assert name in FACT_KINDS or name.startswith("mtf_"), name
+    table = facts_table(a.facts)
+    assert len(table) == len(a.facts)
+    assert table.set_index("name").loc["close", "printed"] == format_fact("close", a.facts)
+    for name in FACT_KINDS:
+        assert describe_fact(name), name
+
+
 def test_same_inputs_same_output(hourly):
     _same(ck.analyze(hourly, prompt="levels"), ck.analyze(hourly.copy(), prompt="levels"))
 
