@@ -18,7 +18,7 @@ templates), ``call`` (the call model), ``engine`` (:func:`analyze`), ``scoring``
 
 from .crosscheck import crosscheck
 from .engine import analyze, indicator_frame
-from .facts import format_fact, printed_facts, printed_numbers
+from .facts import facts_table, format_fact, printed_facts, printed_numbers
 from .model import ANALYSIS_STATUSES, Analysis, Call, LLMVerdict
 from .api import (AnalysisGrades, analyses, delete_analysis, get_analysis, grade_analyses,
                   run_analysis)
@@ -43,6 +43,7 @@ __all__ = [
     "check",
     "crosscheck",
     "delete_analysis",
+    "facts_table",
     "format_fact",
     "get_analysis",
     "grade",
