@@ -95,8 +95,9 @@ def test_an_interval_not_stored_is_resampled_from_a_finer_stored_one(store):
     four = resample(fine, "4h")
     four = four[four["constituents"] == four["expected_constituents"]].drop(
         columns=["constituents", "expected_constituents"])
-    four.attrs = dict(fine.attrs, interval="4h")
+    four.attrs = dict(fine.attrs, interval="4h", resampled_from="1h")
     _same(a, analyze(four, as_of=AS_OF, lookback=400))
+    assert any("resampled from" in c and "1h" in c for c in a.caveats)
     df = load_candles("BTC", "4h", store=store, as_of=AS_OF, bars=50)
     assert df.attrs["resampled_from"] == "1h" and df.attrs["interval"] == "4h"
     # the bucket opening at as_of closes after it: read, but left out by the analysis
@@ -264,3 +265,18 @@ def test_a_resampled_call_is_graded_against_resampled_closes(store):
     assert row.status == "graded" and row.target_close == four.loc[target_open, "close"]
     assert row.realized_return == pytest.approx(row.target_close / a.call.reference_close - 1)
     assert ck.grade_analyses(store).summary["synthetic"] is True
+
+
+@pytest.mark.shared
+def test_real_candles_recorded_with_the_incident_crosschecked(freqtrade_dir, tmp_path):
+    st = Store(tmp_path / "real")
+    ck.import_freqtrade(freqtrade_dir, store=st, pairs="BTC", intervals=["1h", "4h"],
+                        progress=False)
+    a = ck.run_analysis("BTC", "4h", store=st, as_of="2025-04-25", lookback=500)
+    assert not a.synthetic and a.source == "freqtrade"
+    assert a.facts["crosscheck_disagreeing"] >= 1  # the 2025-04-20 restart at 84099
+    assert any("disagree with the ones resampled from the stored 1h" in c for c in a.caveats)
+    whole = st.read("BTC", "4h")
+    _same(a, analyze(whole, as_of="2025-04-25", lookback=500, crosscheck=ck.crosscheck(
+        st, "BTC", "1h", "4h", start=a.facts["first_bar"], end="2025-04-25T00:00Z")))
+    assert ck.grade_analyses(st).calls.iloc[0]["status"] == "graded"

@@ -97,3 +97,23 @@ def test_a_number_slipped_into_the_engines_text_is_caught():
     tampered = analysis.text.replace(close, other, 1)
     result = check(tampered, analysis)
     assert not result.accepted and result.unknown == (other,)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("coin, interval", [("BTC", "4h"), ("ETH", "1d"), ("BTC", "15m")])
+def test_the_engines_text_on_real_candles_passes_and_tampering_is_caught(freqtrade_dir, coin,
+                                                                         interval):
+    import candlekit as ck
+
+    df = ck.read_freqtrade(freqtrade_dir / f"{coin}_USDC_USDC-{interval}-futures.feather")
+    closes = df.index[df["closed"]]
+    for as_of in closes[[len(closes) // 3, len(closes) // 2, -1]]:
+        analysis = analyze(df, as_of=as_of, lookback=2000)
+        result = check(analysis.text, analysis)
+        assert result.accepted, (str(as_of), result.reason)
+        printed = printed_facts(analysis.facts)
+        close = printed["close"]
+        wrong = next(c for c in (close[:-1] + str((int(close[-1]) + k) % 10) for k in
+                                 range(1, 10)) if not check(c, analysis).accepted)
+        bad = check(analysis.text + f"\n\nA level at {wrong}.", analysis)
+        assert not bad.accepted and bad.unknown == (wrong,)

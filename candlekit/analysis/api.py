@@ -216,10 +216,13 @@ def _analyze_from_store(st: Store, plan: SeriesPlan, *, as_of: TimeLike | None,
     check = None
     if plan.finer is not None:
         from .crosscheck import crosscheck as run_crosscheck
+        from .engine import select_candles
 
-        check = run_crosscheck(st, plan.symbol, plan.finer, plan.interval,
-                               start=df.index[0], end=df.index[-1] + pd.Timedelta(
-                                   milliseconds=parse_interval(plan.interval).nominal_ms),
+        # over exactly the candles the analysis uses: [first used open, last used close]
+        pos, _, _ = select_candles(df, as_of=as_of, lookback=lookback)
+        first, last = df.index[pos[0]], df.index[pos[-1]]
+        check = run_crosscheck(st, plan.symbol, plan.finer, plan.interval, start=first,
+                               end=next_bucket(last, plan.interval, alignment=plan.alignment),
                                source=plan.source)
     analysis = analyze(df, as_of=as_of, horizon=horizon, prompt=prompt, llm=llm,
                        lookback=lookback, crosscheck=check)
