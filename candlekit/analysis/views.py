@@ -100,7 +100,8 @@ class AnalysisReport:
     Attributes
     ----------
     analysis : Analysis or None
-        The recorded analysis (None when it could not be made).
+        The recorded analysis: completed, or the ``failed`` record when it could not be
+        made (None when nothing was recorded, e.g. for an unknown series).
     candles : pandas.DataFrame or None
         The candles read for it.
     error : CandlekitError or None
@@ -138,6 +139,11 @@ class AnalysisReport:
                                    "bars_used", DEFAULT_LOOKBACK)), plan=plan)
         return cls(analysis, candles, st)
 
+    @property
+    def ok(self) -> bool:
+        """Whether there is a completed analysis to show."""
+        return self.error is None and self.analysis is not None and self.candles is not None
+
     # --- cells ------------------------------------------------------------------------------
 
     def _missing(self) -> _HTML:
@@ -150,7 +156,7 @@ class AnalysisReport:
 
     def header(self) -> _HTML:
         """The banner (synthetic data), id, status, series, as_of and the model's verdict."""
-        if self.analysis is None:
+        if not self.ok:
             return self._missing()
         a = self.analysis
         parts = [banner_html(a.source) if a.synthetic else ""]
@@ -171,19 +177,19 @@ class AnalysisReport:
 
     def narrative(self) -> _Markdown:
         """The narrative, as Markdown."""
-        if self.analysis is None:
+        if not self.ok:
             return _Markdown("*No narrative: the analysis could not be made (see above).*")
         return _Markdown(self.analysis.text)
 
     def facts(self) -> _HTML:
         """The facts table (:func:`facts_table`), every row shown."""
-        if self.analysis is None:
+        if not self.ok:
             return self._missing()
         return _HTML(facts_table(self.analysis).to_html())
 
     def chart(self, **kwargs: Any) -> Any:
         """The chart (:func:`candlekit.analysis.charts.plot_analysis`)."""
-        if self.analysis is None or self.candles is None:
+        if not self.ok:
             return self._missing()
         from .charts import plot_analysis
 
@@ -191,20 +197,20 @@ class AnalysisReport:
 
     def timeframes(self) -> pd.DataFrame | _HTML:
         """The multi-timeframe table (:func:`timeframes_table`)."""
-        if self.analysis is None:
+        if not self.ok:
             return self._missing()
         return timeframes_table(self.analysis)
 
     def caveats(self) -> _Markdown:
         """The caveats, as a Markdown list."""
-        if self.analysis is None:
+        if not self.ok:
             return _Markdown("*No caveats: there is no analysis.*")
         items = self.analysis.caveats or ["none: the candles used passed every data check"]
         return _Markdown("**Caveats**\n\n" + "\n".join(f"- {c}" for c in items))
 
     def track_record(self) -> Any:
         """The series' walk-forward track record over the candles used (a TrackRecord)."""
-        if self.analysis is None or self.candles is None:
+        if not self.ok:
             return self._missing()
         if self._track is None:
             from .track import track_record
@@ -219,7 +225,7 @@ class AnalysisReport:
 
     def calibration(self, bins: int = 10) -> Any:
         """The calibration plot of the track record."""
-        if self.analysis is None or self.candles is None:
+        if not self.ok:
             return self._missing()
         from .charts import plot_calibration
 
@@ -227,7 +233,7 @@ class AnalysisReport:
 
     def recorded(self) -> _Markdown:
         """Where the analysis is recorded, and how to see and grade it again."""
-        if self.analysis is None:
+        if not self.ok:
             return _Markdown("*Nothing recorded.*")
         a = self.analysis
         return _Markdown(
