@@ -45,7 +45,7 @@ def test_analyze_prints_the_narrative_under_the_synthetic_banner_and_records_it(
                  r"2026-03-19T23:59:59\.999Z, source synthetic", lines[1])
     assert m, lines[1]
     assert "## Levels" in out and "## Divergence" in out and "prompt: levels and divergence" in out
-    assert re.search(r"^call: (up|down|flat) over the next \d+ bars, P\(up\) \d+\.\d%", out, re.M)
+    assert re.search(r"^call: (up|down|flat) over the next \d+ bars, P\(up\) \d+\.\d%", out, re.MULTILINE)
     code, out, _ = _run(capsys, "analyses", "--data", data)
     assert code == 0 and m.group(1) in out and out.startswith(SYNTHETIC_BANNER)
 
@@ -92,7 +92,7 @@ def test_show_grade_delete(data, capsys):
     assert code == 0 and f"analysis {first}: completed" in out
     code, out, _ = _run(capsys, "analyses", "grade", "--data", data)
     assert code == 0 and out.startswith(SYNTHETIC_BANNER)
-    assert re.search(r"^1 graded call\(s\): right (0\.0|100\.0)% \[", out, re.M)
+    assert re.search(r"^1 graded call\(s\): right (0\.0|100\.0)% \[", out, re.MULTILINE)
     assert "1 pending (their horizon has not closed in the store)" in out
     assert "can be graded once the 1h candle closing at" in out
     code, out, _ = _run(capsys, "analyses", "grade", "--json", "--data", data)

@@ -62,7 +62,7 @@ def test_the_request_carries_the_facts_as_json_the_prompt_temperature_0_and_a_se
     system, user = body["messages"]
     assert system["role"] == "system" and "Use only numbers that appear in the FACTS" in \
         system["content"]
-    doc = json.loads(re.search(r"```json\n(.*?)\n```", user["content"], re.S).group(1))
+    doc = json.loads(re.search(r"```json\n(.*?)\n```", user["content"], re.DOTALL).group(1))
     assert doc["facts"] == printed_facts(base.facts)
     assert doc["series"] == {"symbol": "BTC", "interval": "4h", "as_of": base.as_of,
                              "source": "synthetic", "synthetic": True}
@@ -162,5 +162,5 @@ def test_coerce_and_messages(base):
     assert LLM.coerce(None) is None
     system, user = build_messages(base)
     assert system["role"] == "system" and user["role"] == "user"
-    doc = json.loads(re.search(r"```json\n(.*?)\n```", user["content"], re.S).group(1))
+    doc = json.loads(re.search(r"```json\n(.*?)\n```", user["content"], re.DOTALL).group(1))
     assert doc["reference_narrative"] == base.text  # the deterministic text, to paraphrase

@@ -71,7 +71,7 @@ def test_the_report_runs_every_cell_and_records_the_analysis(rendered, store_roo
     assert (a.symbol, a.interval, a.prompt, a.call.horizon) == ("BTC", "4h",
                                                                 "levels and divergence", 4)
     assert a.as_of == "2026-03-19T23:59:59.999Z" and a.model == "stub-model" and a.llm.accepted
-    cell = [c for c in nb.cells if c.source.startswith("from candlekit.analysis.views")][0]
+    cell = next(c for c in nb.cells if c.source.startswith("from candlekit.analysis.views"))
     header = _data(cell.outputs, "text/html")
     assert "SYNTHETIC DATA" in header and a.id in header
     assert "Language model <code>stub-model</code>: accepted" in header

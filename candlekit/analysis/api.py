@@ -331,7 +331,7 @@ def run_analysis(symbol: str, interval: str, *, store: Store | str | None = None
     def target() -> None:
         try:
             work()
-        except BaseException:  # noqa: S110 - work() recorded it as failed, with the error
+        except BaseException:  # noqa: BLE001, S110 - work() recorded it as failed
             pass
 
     thread = threading.Thread(target=target, daemon=True, name=f"candlekit-{running.id}")

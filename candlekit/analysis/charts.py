@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..charts import GAP_COLOUR, _FONT_RC, _new_figure
+from ..charts import _FONT_RC, GAP_COLOUR, _new_figure
 from ..errors import AnalysisError, FormatError
 from .model import Analysis
 

@@ -36,7 +36,7 @@ from typing import Any
 __all__ = ["MODES", "LLMStub", "faithful_text", "invented_level"]
 
 MODES = ("faithful", "invented", "error", "no_seed")
-_FACTS_RE = re.compile(r"```json\n(?P<doc>.*?)\n```", re.S)
+_FACTS_RE = re.compile(r"```json\n(?P<doc>.*?)\n```", re.DOTALL)
 
 
 def _document(body: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "candlekit-llm-stub/1"
     stub: LLMStub
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
@@ -104,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/v1/models", "/models"):
             self._send(200, {"object": "list", "data": [
                 {"id": self.stub.model, "object": "model", "created": 0,
@@ -113,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"no route {self.path}",
                                        "type": "invalid_request_error"}})
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
             self._send(404, {"error": {"message": f"no route {self.path}",
                                        "type": "invalid_request_error"}})
@@ -231,10 +231,10 @@ class LLMStub:
             self._thread = None
         self._server.server_close()
 
-    def __enter__(self) -> LLMStub:
+    def __enter__(self) -> LLMStub:  # noqa: PYI034 - a final class
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:
