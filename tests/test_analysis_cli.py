@@ -117,3 +117,17 @@ def test_bad_input_is_a_clear_error_with_exit_code_2(data, capsys, argv, message
     code, out, err = _run(capsys, *argv, "--data", data)
     assert code == 2 and err.startswith("candlekit analyze: error: ") and message in err
     assert out == ""
+
+
+def test_a_model_on_openais_endpoint_without_a_key_is_refused_before_recording(
+        data, capsys, monkeypatch):
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CANDLEKIT_LLM_URL"):
+        monkeypatch.delenv(var, raising=False)
+    code, out, err = _run(capsys, "analyze", "BTC", "-i", "1h", "--data", data, "--llm",
+                          "gpt-4o-mini")
+    assert code == 2 and "set $OPENAI_API_KEY" in err and "--llm-url" in err
+    code, out, err = _run(capsys, "analyze", "BTC", "-i", "1h", "--data", data, "--llm",
+                          "gpt-4o-mini", "--llm-key-env", "MY_KEY")
+    assert code == 2 and "set $MY_KEY" in err
+    code, out, _ = _run(capsys, "analyses", "--data", data)
+    assert out.strip() == "(none)"

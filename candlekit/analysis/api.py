@@ -275,6 +275,9 @@ def run_analysis(symbol: str, interval: str, *, store: Store | str | None = None
         For a symbol/interval the store cannot give (raised before anything is recorded).
     MissingDependencyError
         For ``llm`` without the ``openai`` package (extra ``llm``).
+    LLMConfigError
+        For ``llm`` on OpenAI's endpoint without ``$OPENAI_API_KEY`` (or its
+        ``api_key_env``).
     CandlekitError
         Whatever failed the analysis (recorded as ``failed`` first; the exception's
         ``analysis_id`` names the record).
@@ -297,6 +300,7 @@ def run_analysis(symbol: str, interval: str, *, store: Store | str | None = None
     model = LLM.coerce(llm)
     if model is not None:
         require_openai()
+        model.api_key()  # no key for OpenAI's endpoint: say so before recording anything
         if model.cache is None:
             model = model.with_cache(registry.cache())
     request = {"symbol": symbol, "interval": plan.interval, "source": plan.source,

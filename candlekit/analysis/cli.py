@@ -133,17 +133,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     """Handler of ``candlekit analyze``: analyse a stored series and record it."""
     analysis = run_analysis(args.symbol, args.interval, store=Store(args.data),
                             source=args.source, as_of=args.as_of, prompt=args.prompt,
-                            llm=_llm(args), horizon=args.horizon, lookback=args.lookback,
-                            background=args.background)
-    if args.json:
-        print(json.dumps(analysis.to_dict()))
-    elif args.background:
-        print(f"analysis {analysis.id}: running in the background of this process; it is "
-              f"recorded as failed if the process exits first (`candlekit analyses show "
-              f"{analysis.id}`).")
-    else:
-        print(format_analysis(analysis))
-    return 0 if analysis.status in ("completed", "running") else 1
+                            llm=_llm(args), horizon=args.horizon, lookback=args.lookback)
+    print(json.dumps(analysis.to_dict()) if args.json else format_analysis(analysis))
+    return 0 if analysis.status == "completed" else 1
 
 
 def cmd_analyses(args: argparse.Namespace) -> int:
@@ -239,8 +231,6 @@ def add_parsers(subparsers: Any, common: argparse.ArgumentParser | None = None) 
                         "default $CANDLEKIT_LLM_URL or OpenAI's")
     p.add_argument("--llm-key-env", metavar="VAR",
                    help="environment variable holding the API key (default OPENAI_API_KEY)")
-    p.add_argument("--background", action="store_true",
-                   help="record it as running and return at once (useful from a server)")
     p.set_defaults(func=cmd_analyze)
 
     a = subparsers.add_parser("analyses", parents=[common],
