@@ -21,7 +21,7 @@ from ..errors import CandlekitError
 from ..provenance import banner_html
 from ..store import Store
 from ..timeutil import TimeLike
-from .facts import FACT_KINDS, fact_kind, format_fact
+from .facts import FACT_KINDS, format_fact
 from .model import Analysis
 
 __all__ = ["AnalysisReport", "facts_table", "timeframes_table"]
@@ -52,18 +52,21 @@ class _HTML:
 
 
 def facts_table(analysis: Analysis) -> pd.DataFrame:
-    """Every fact with its printed value and kind, in the engine's order.
+    """Every fact but the multi-timeframe ones (:func:`timeframes_table` shows those).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by fact name: ``value`` (as the narrative prints it), ``kind`` (price,
-        pct, prob, ... see :mod:`candlekit.analysis.facts`).
+        pct, prob, ... see :mod:`candlekit.analysis.facts`) and ``description``, from
+        :func:`candlekit.analysis.facts.facts_table`.
     """
-    f = analysis.facts
-    rows = [{"fact": name, "value": format_fact(name, f), "kind": fact_kind(name)}
-            for name in f if not name.startswith("mtf_") or name in FACT_KINDS]
-    return pd.DataFrame(rows, columns=["fact", "value", "kind"]).set_index("fact")
+    from .facts import facts_table as engine_table
+
+    table = engine_table(analysis.facts)
+    keep = [not n.startswith("mtf_") or n in FACT_KINDS for n in table["name"]]
+    table = table[keep].rename(columns={"name": "fact"}).set_index("fact")
+    return table[["printed", "kind", "description"]].rename(columns={"printed": "value"})
 
 
 def timeframes_table(analysis: Analysis) -> pd.DataFrame:
