@@ -72,6 +72,20 @@ def test_a_recorded_analysis_equals_analyze_on_the_whole_series(store):
     assert AnalysisRegistry(store).request(a.id)["lookback"] == DEFAULT_LOOKBACK
 
 
+def test_gaps_inside_the_lookback_widen_the_read_as_analyze_would(tmp_path):
+    st = Store(tmp_path / "gappy")
+    df = synthetic_candles("BTC", "1h", "2026-01-01", "2026-05-01", seed=7)
+    attrs = dict(df.attrs)
+    holey = df[(df.index < "2026-03-01") | (df.index >= "2026-03-25")]  # 576 candles missing
+    holey.attrs = attrs
+    st.write(holey)
+    a = ck.run_analysis("BTC", "1h", store=st, as_of=AS_OF, lookback=1500)
+    assert a.facts["bars_used"] == 1500 and a.facts["missing_candles"] == 576
+    _same(a, analyze(st.read("BTC", "1h"), as_of=AS_OF, lookback=1500))
+    b = ck.run_analysis("BTC", "4h", store=st, as_of=AS_OF, lookback=400)  # resampled
+    assert b.facts["bars_used"] == 400 and b.facts["gaps"] == 1
+
+
 def test_the_latest_candles_and_an_open_last_candle(store):
     df = store.read("BTC", "1h")
     open_last = df.iloc[[-1]].copy()

@@ -53,8 +53,8 @@ class SeriesPlan:
     finer : str or None
         The next finer stored interval that tiles ``interval`` (for the cross-check), when
         ``interval`` itself is stored.
-    latest : pandas.Timestamp
-        The latest stored open time of ``base``.
+    latest, earliest : pandas.Timestamp
+        The latest and earliest stored open times of ``base``.
     """
 
     symbol: str
@@ -64,6 +64,7 @@ class SeriesPlan:
     alignment: str
     finer: str | None
     latest: pd.Timestamp
+    earliest: pd.Timestamp
 
     @property
     def resampled(self) -> bool:
@@ -100,7 +101,7 @@ def plan_series(store: Store | str | None, symbol: str, interval: str, *,
         row = direct.iloc[0]
         finer = _finest_tiling(cov[cov["source"] == row["source"]], iv.name, row["alignment"])
         return SeriesPlan(symbol, iv.name, row["source"], iv.name, row["alignment"] or
-                          "calendar", finer, row["latest"])
+                          "calendar", finer, row["latest"], row["earliest"])
     sources = sorted(cov["source"].unique())
     for src in sources:
         rows = cov[cov["source"] == src]
@@ -109,8 +110,9 @@ def plan_series(store: Store | str | None, symbol: str, interval: str, *,
             if base is not None:
                 if len(sources) > 1 and source is None:
                     st.read(symbol, base, source=None)  # several sources: the store's error
-                latest = rows[rows["interval"] == base]["latest"].iloc[0]
-                return SeriesPlan(symbol, iv.name, src, base, al, None, latest)
+                row = rows[rows["interval"] == base].iloc[0]
+                return SeriesPlan(symbol, iv.name, src, base, al, None, row["latest"],
+                                  row["earliest"])
     held = ", ".join(f"{r.interval} ({r.source})" for r in cov.itertuples())
     raise SeriesNotFoundError(
         f"No {symbol} {iv.name} candles in the store at {st.root}, and no stored finer "
@@ -161,7 +163,8 @@ def load_candles(symbol: str, interval: str, *, store: Store | str | None = None
     as_of : time, optional
         Read candles with open time up to ``as_of`` (default: up to the latest stored).
     bars : int, default 2000
-        How many candles before ``as_of`` to read.
+        How many closed candles up to ``as_of`` to read (the window widens over gaps
+        until it holds that many, or reaches the first stored candle).
     after_bars : int, default 0
         Candles after ``as_of`` too (grading reads the horizon).
     plan : SeriesPlan, optional
@@ -179,10 +182,28 @@ def load_candles(symbol: str, interval: str, *, store: Store | str | None = None
     plan = plan or plan_series(st, symbol, interval, source=source)
     if isinstance(bars, bool) or not isinstance(bars, (int, np.integer)) or bars < 1:
         raise FormatError(f"bars/lookback must be a positive integer, got {bars!r}.", bars)
-    start, end = _window(plan, as_of=as_of, bars=int(bars), after_bars=after_bars)
+    want, span = int(bars), int(bars)
+    for _ in range(_MAX_WIDENINGS):
+        start, end = _window(plan, as_of=as_of, bars=span, after_bars=after_bars)
+        out = _read(st, plan, start, end)
+        limit = _window(plan, as_of=as_of, bars=1)[1]
+        have = int((out["closed"].to_numpy(bool) & (out.index < limit)).sum())
+        # gaps leave fewer candles than asked for: widen while the store has older ones
+        if have > want or start <= plan.earliest:
+            break
+        span = 2 * span + (want - have)
+    return out
+
+
+#: How often :func:`load_candles` widens its window over gaps before giving up.
+_MAX_WIDENINGS = 12
+
+
+def _read(st: Store, plan: SeriesPlan, start: pd.Timestamp, end: pd.Timestamp
+          ) -> pd.DataFrame:
     if not plan.resampled:
-        return st.read(symbol, plan.interval, start, end, source=plan.source)
-    fine = st.read(symbol, plan.base, start, end, source=plan.source)
+        return st.read(plan.symbol, plan.interval, start, end, source=plan.source)
+    fine = st.read(plan.symbol, plan.base, start, end, source=plan.source)
     out = resample(fine, plan.interval, alignment=plan.alignment)
     if len(out):
         complete = (out["constituents"] == out["expected_constituents"]).to_numpy()
