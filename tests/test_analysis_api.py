@@ -262,12 +262,18 @@ def test_grading_arithmetic_on_hand_computed_calls(graded_store):
     assert s["brier_skill"] == pytest.approx(0.25)
     assert s["mean_signed_return"] == pytest.approx((0.03 + 0.005) / 2)  # flat calls excluded
     assert s["synthetic"] is False
+    (row,) = grades.by_series().to_dict(orient="records")
+    assert (row["symbol"], row["n"], row["hits"], row["pending"], row["missing"]) == (
+        "TEST", 3, 2, 1, 1)
+    assert row["brier_skill"] == pytest.approx(0.25)
+    assert row["hit_rate_lo"] == pytest.approx(0.2077, abs=1e-4)
 
 
 def test_grading_an_empty_registry(tmp_path):
     grades = ck.grade_analyses(Store(tmp_path))
     assert grades.calls.empty and grades.summary["n"] == 0
     assert grades.summary["hit_rate"] is None and grades.summary["pending"] == 0
+    assert grades.by_series().empty
 
 
 def test_a_resampled_call_is_graded_against_resampled_closes(store):

@@ -131,3 +131,16 @@ def test_a_model_on_openais_endpoint_without_a_key_is_refused_before_recording(
     assert code == 2 and "set $MY_KEY" in err
     code, out, _ = _run(capsys, "analyses", "--data", data)
     assert out.strip() == "(none)"
+
+
+def test_grade_summarises_per_series(data, capsys):
+    for interval in ("1h", "4h"):
+        assert _run(capsys, "analyze", "BTC", "-i", interval, "--data", data, "--as-of",
+                    "2026-03-01")[0] == 0
+    code, out, _ = _run(capsys, "analyses", "grade", "--data", data)
+    assert code == 0
+    per = out.split("per series\n", 1)[1].splitlines()
+    assert per[0].split() == ["symbol", "interval", "source", "n", "hit_rate", "base_rate_up",
+                              "brier_skill", "pending", "missing"]
+    assert [line.split()[:4] for line in per[1:3]] == [["BTC", "1h", "synthetic", "1"],
+                                                      ["BTC", "4h", "synthetic", "1"]]

@@ -445,6 +445,37 @@ class AnalysisGrades:
         """Whether any graded call is on synthetic data."""
         return bool(self.summary.get("synthetic"))
 
+    def by_series(self) -> pd.DataFrame:
+        """The summary per series (symbol, interval, source), over counted calls.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per series: ``symbol, interval, source, n, hits, hit_rate, hit_rate_lo,
+            hit_rate_hi, base_rate_up, brier, brier_skill, mean_signed_return, pending,
+            missing``.
+        """
+        from .scoring import summarize
+
+        columns = ["symbol", "interval", "source", "n", "hits", "hit_rate", "hit_rate_lo",
+                   "hit_rate_hi", "base_rate_up", "brier", "brier_skill",
+                   "mean_signed_return", "pending", "missing"]
+        counted = self.calls[self.calls["duplicate_of"].isna()] if len(self.calls) else \
+            self.calls
+        rows = []
+        for (symbol, interval, source), g in counted.groupby(
+                ["symbol", "interval", "source"], dropna=False, sort=True):
+            s = summarize(g)
+            ci = s["hit_rate_ci95"] or [None, None]
+            rows.append({"symbol": symbol, "interval": interval, "source": source,
+                         "n": s["n"], "hits": s["hits"], "hit_rate": s["hit_rate"],
+                         "hit_rate_lo": ci[0], "hit_rate_hi": ci[1],
+                         "base_rate_up": s["base_rate_up"], "brier": s["brier"],
+                         "brier_skill": s["brier_skill"],
+                         "mean_signed_return": s["mean_signed_return"],
+                         "pending": s["pending"], "missing": s["missing"]})
+        return pd.DataFrame(rows, columns=columns)
+
     def _repr_html_(self) -> str:
         banner = ""
         if self.synthetic:

@@ -172,6 +172,14 @@ def cmd_analyses(args: argparse.Namespace) -> int:
         print(SYNTHETIC_BANNER)
     s = grades.summary
     print(_table(grades.calls, _GRADE_COLUMNS))
+    per = grades.by_series()
+    if len(per) > 1:
+        print("\nper series")
+        shown = per[["symbol", "interval", "source", "n", "hit_rate", "base_rate_up",
+                     "brier_skill", "pending", "missing"]].copy()
+        for c in ("hit_rate", "base_rate_up"):
+            shown[c] = shown[c].map(_pct)
+        print(shown.to_string(index=False, na_rep=""))
     print()
     if s["n"]:
         lo, hi = s["hit_rate_ci95"]
