@@ -164,3 +164,12 @@ def test_coerce_and_messages(base):
     assert system["role"] == "system" and user["role"] == "user"
     doc = json.loads(re.search(r"```json\n(.*?)\n```", user["content"], re.DOTALL).group(1))
     assert doc["reference_narrative"] == base.text  # the deterministic text, to paraphrase
+
+
+def test_an_empty_answer_is_rejected_and_not_cached(base):
+    with LLMStub(reply="  ") as s:
+        model = _model(s)
+        first = narrate(base, model)
+        second = narrate(base, model)
+    assert not first.llm.accepted and first.llm.reason == "the model returned no text"
+    assert not second.llm.cached and len(s.requests) == 2 and first.text == base.text

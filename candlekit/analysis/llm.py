@@ -332,7 +332,8 @@ def narrate(analysis: Analysis, llm: LLM | str | Mapping[str, Any]) -> Analysis:
             verdict = LLMVerdict(model=model.model, accepted=False, reason=reason,
                                  prompt=prompt, response="", cached=False)
             return dataclasses.replace(analysis, llm=verdict)
-        cache.put(key, model=model.model, prompt=prompt, response=response)
+        if response.strip():  # an empty answer is not worth keeping
+            cache.put(key, model=model.model, prompt=prompt, response=response)
     result = check(response, analysis)
     text = analysis.text
     if result.accepted:
