@@ -251,6 +251,14 @@ def test_bad_input_errors(hourly):
         ck.analyze(hourly, horizon=0)
     with pytest.raises(AnalysisError, match="lookback"):
         ck.analyze(hourly, lookback=-5)
+    with pytest.raises(AnalysisError, match="lookback"):
+        ck.analyze(hourly, lookback=2.5)
+    with pytest.raises(AnalysisError, match="prompt must be text"):
+        ck.analyze(hourly, prompt=["levels"])
+    with pytest.raises(AnalysisError, match="crosscheck must be"):
+        ck.analyze(hourly, crosscheck="yes")
+    with pytest.raises(ck.InvalidTimeError):
+        ck.analyze(hourly, as_of="not a time")
     with pytest.raises(AnalysisError, match="pick a later as_of"):
         ck.analyze(hourly, as_of="2025-01-01")
     with pytest.raises(CandleValidationError, match="candle frame"):

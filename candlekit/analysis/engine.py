@@ -392,6 +392,15 @@ def analyze(df: pd.DataFrame, *, as_of: Any = None, horizon: int | None = None,
     if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
         raise AnalysisError(f"horizon must be a positive whole number of candles, not {h!r}.")
     h = int(h)
+    if lookback is not None and (isinstance(lookback, bool)
+                                 or not isinstance(lookback, (int, np.integer))):
+        raise AnalysisError(f"lookback must be a positive whole number of candles, not "
+                            f"{lookback!r}.")
+    if prompt is not None and not isinstance(prompt, str):
+        raise AnalysisError(f"prompt must be text (or None), not {type(prompt).__name__}.")
+    if crosscheck is not None and not isinstance(crosscheck, pd.DataFrame):
+        raise AnalysisError("crosscheck must be the DataFrame returned by "
+                            "candlekit.crosscheck(store, symbol, fine, coarse).")
     with serial_numba():
         analysis = _analyze(df, as_of=as_of, horizon=h, prompt=prompt, lookback=lookback,
                             crosscheck=crosscheck)
