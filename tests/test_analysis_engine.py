@@ -302,3 +302,22 @@ def test_indicator_frame_matches_the_facts(hourly):
     assert last["call_direction"] == a.call.direction and last["call_p_up"] == a.call.p_up
     # swings are marked only once confirmed (k candles later): none in the last k rows
     assert not fr["swing_high"].iloc[-3:].any() and fr["swing_low"].sum() > 10
+
+
+@pytest.mark.parametrize("interval,start,end", [
+    ("1h", "2026-01-01", "2026-01-04"),     # 72 candles: EMA200 and coarser trends n/a
+    ("3d", "2025-01-01", "2026-01-01"),     # no coarser interval tiles 3d
+    ("1M", "2019-01-01", "2026-01-01"),     # calendar months
+])
+def test_every_section_renders_on_short_or_coarse_series(interval, start, end):
+    df = ck.synthetic_candles("ETH", interval, start, end)
+    prompt = " ".join(ck.analysis.narrative.SECTION_KEYWORDS[s][0]
+                      for s in ck.analysis.narrative.SECTION_TITLES)
+    a = ck.analyze(df, prompt=prompt)
+    assert a.sections == list(ck.analysis.narrative.SECTION_TITLES)
+    known = printed_numbers(a.facts)
+    stray = [n for n in NUMBER.findall(INTERVAL_NAME.sub("", ISO.sub("", a.text)))
+             if n not in known and n.lstrip("-") not in PERIODS]
+    assert stray == []
+    if interval == "3d":
+        assert "No coarser timeframe" in a.text

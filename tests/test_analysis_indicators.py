@@ -17,7 +17,8 @@ def _close(ours: np.ndarray, ref: np.ndarray, *, scale: float) -> None:
     """Same NaN warm-up, then equal to RTOL relative (values near 0 relative to ``scale``)."""
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
     m = ~np.isnan(ref)
-    assert m.sum() > 0
+    if not m.any():  # shorter than the warm-up: all NaN in both (checked above)
+        return
     np.testing.assert_allclose(ours[m], ref[m], rtol=RTOL, atol=RTOL * scale)
 
 
@@ -35,7 +36,7 @@ def _check_all(h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> None:
 
 @pytest.mark.shared
 @pytest.mark.parametrize("coin", ["BTC", "ETH"])
-@pytest.mark.parametrize("interval", ["15m", "1h", "4h", "1d"])
+@pytest.mark.parametrize("interval", ["1m", "15m", "1h", "4h", "1d", "1w"])
 def test_equal_talib_on_real_candles(freqtrade_dir, coin, interval):
     df = ck.read_freqtrade(freqtrade_dir / f"{coin}_USDC_USDC-{interval}-futures.feather")
     df = df[df["closed"]]
