@@ -56,7 +56,12 @@ def main() -> None:
           f"{naive:.0f} s EXTRAPOLATED from {len(as_ofs)} evenly spaced steps "
           f"({per_call * 1000:.1f} ms each), {naive / ours:.0f}x slower")
 
-    import talib
+    try:
+        import talib
+    except ImportError:
+        print("    indicators vs TA-Lib: skipped, ta-lib is not installed "
+              "(pip install 'candlekit[bench]')")
+        return
 
     c = five_k["close"].to_numpy()
     h, lo = five_k["high"].to_numpy(), five_k["low"].to_numpy()
