@@ -79,6 +79,8 @@ def test_becomes_a_caveat_up_to_as_of(store):
     late = ck.analyze(hours, crosscheck=xc)
     assert late.facts["crosscheck_disagreeing"] == 3
     assert "fields: close, high, volume" in "\n".join(late.caveats)
+    with pytest.raises(ck.AnalysisError, match="crosscheck is for BTC 1h"):
+        ck.analyze(ck.resample(hours, "4h"), crosscheck=xc)
     clean = ck.analyze(hours, as_of="2026-01-04T00:00Z")
     assert not any("disagree" in c for c in clean.caveats)
 

@@ -401,6 +401,14 @@ def analyze(df: pd.DataFrame, *, as_of: Any = None, horizon: int | None = None,
     if crosscheck is not None and not isinstance(crosscheck, pd.DataFrame):
         raise AnalysisError("crosscheck must be the DataFrame returned by "
                             "candlekit.crosscheck(store, symbol, fine, coarse).")
+    if crosscheck is not None:
+        xs, xi = crosscheck.attrs.get("symbol"), crosscheck.attrs.get("coarse")
+        if (xs is not None and xs != df.attrs.get("symbol")) or (
+                xi is not None and xi != df.attrs.get("interval")):
+            raise AnalysisError(
+                f"crosscheck is for {xs} {xi} candles but the frame holds "
+                f"{df.attrs.get('symbol')} {df.attrs.get('interval')}: cross-check the "
+                "series you analyse (coarse = its interval).")
     with serial_numba():
         analysis = _analyze(df, as_of=as_of, horizon=h, prompt=prompt, lookback=lookback,
                             crosscheck=crosscheck)
