@@ -128,3 +128,40 @@ def test_coarser_intervals_and_alignment_labels():
     assert table_alignment(rows("uptrend", "sideways", "unknown")) == "mixed"
     assert table_alignment(rows("sideways", "sideways")) == "mixed"
     assert table_alignment(rows("uptrend", "unknown", "unknown")) == "insufficient"
+
+
+def test_invariants_of_levels_and_divergence_across_as_ofs():
+    """At every as_of: levels straddle the close, swings were confirmed by as_of."""
+    import pandas as pd
+
+    import candlekit as ck
+
+    df = ck.synthetic_candles("BTC", "4h", "2025-06-01", "2026-01-01")
+    seen = set()
+    for i in range(80, len(df), 9):
+        as_of = ck.close_time(df.index[i], "4h")
+        f = ck.analyze(df, as_of=as_of).facts
+        assert f["support"] is None or f["support"] < f["close"]
+        assert f["resistance"] is None or f["resistance"] > f["close"]
+        for side in ("support", "resistance"):
+            if f[side] is not None:
+                assert f[f"{side}_touches"] >= 1
+                assert f[f"{side}_low"] <= f[side] <= f[f"{side}_high"]
+                # the latest swing was confirmed (3 candles after it) by as_of
+                last = pd.Timestamp(f[f"{side}_last_touch"])
+                assert last + pd.Timedelta(hours=4 * 3) <= pd.Timestamp(f["as_of"])
+        seen.add(f["divergence"])
+        if f["divergence"] != "none":
+            first, second = (pd.Timestamp(f[f"divergence_{w}_time"]) for w in ("first",
+                                                                               "second"))
+            c1, c2 = (pd.Timestamp(f[f"divergence_{w}_confirmed"]) for w in ("first",
+                                                                           "second"))
+            assert first < second and c1 < c2 <= pd.Timestamp(f["as_of"])
+            assert c2 == second + pd.Timedelta(hours=4 * 4) - pd.Timedelta(milliseconds=1)
+            if f["divergence"] == "bullish":
+                assert f["divergence_second_price"] < f["divergence_first_price"]
+                assert f["divergence_second_rsi"] > f["divergence_first_rsi"]
+            else:
+                assert f["divergence_second_price"] > f["divergence_first_price"]
+                assert f["divergence_second_rsi"] < f["divergence_first_rsi"]
+    assert {"bullish", "bearish"} & seen  # the scan met at least one divergence
