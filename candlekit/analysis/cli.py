@@ -229,7 +229,8 @@ def add_parsers(subparsers: Any, common: argparse.ArgumentParser | None = None) 
     p.add_argument("--as-of", dest="as_of", metavar="TIME",
                    help="use only candles closed by then (default: the last closed candle)")
     p.add_argument("--horizon", type=int, help="bars ahead the call is for")
-    p.add_argument("--lookback", type=int, help="bars of history used")
+    p.add_argument("--lookback", type=int,
+                   help="closed candles up to --as-of that are used (default 2000)")
     p.add_argument("--source", help="store source label, when several hold the series")
     p.add_argument("--llm", metavar="MODEL",
                    help="narrate with this model of an OpenAI-compatible server (needs the "
