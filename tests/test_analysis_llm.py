@@ -150,6 +150,10 @@ def test_missing_openai_names_the_extra(base, stub, monkeypatch):
     ({"model": "m", "temprature": 0}, "unknown setting"),
     ({"model": "m", "base_url": "127.0.0.1:11434"}, "must be an http"),
     (3, "must be a model name"),
+    ({"model": "m", "temperature": -1}, "temperature must be a number >= 0"),
+    ({"model": "m", "seed": "7"}, "seed must be an integer or None"),
+    ({"model": "m", "timeout": 0}, "timeout must be seconds > 0"),
+    ({"model": "m", "max_retries": True}, "max_retries must be an integer >= 0"),
 ])
 def test_bad_model_settings_are_clear_errors(value, error):
     with pytest.raises(LLMConfigError, match=error):

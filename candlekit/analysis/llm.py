@@ -55,6 +55,14 @@ Rules, all of which are checked by a program before anything you write is shown:
 5. Nothing about the future beyond the call; no advice to buy or sell."""
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _integer(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 class LLMCache(Protocol):
     """Where model responses are kept: any object with these two methods."""
 
@@ -143,6 +151,18 @@ class LLM:
                                                                             "https://")):
             raise LLMConfigError(f"llm: base_url must be an http(s) URL such as "
                                  f"http://127.0.0.1:11434/v1, got {self.base_url!r}.")
+        checks = (
+            ("temperature", self.temperature, lambda v: _number(v) and v >= 0, "a number >= 0"),
+            ("seed", self.seed, lambda v: v is None or _integer(v), "an integer or None"),
+            ("timeout", self.timeout, lambda v: _number(v) and v > 0, "seconds > 0"),
+            ("max_retries", self.max_retries, lambda v: _integer(v) and v >= 0,
+             "an integer >= 0"),
+            ("max_tokens", self.max_tokens, lambda v: v is None or (_integer(v) and v > 0),
+             "a positive integer or None"),
+        )
+        for name, value, ok, expected in checks:
+            if not ok(value):
+                raise LLMConfigError(f"llm: {name} must be {expected}, got {value!r}.")
 
     @classmethod
     def coerce(cls, value: Any) -> LLM | None:
