@@ -64,6 +64,8 @@ def test_the_request_carries_the_facts_as_json_the_prompt_temperature_0_and_a_se
         system["content"]
     doc = json.loads(re.search(r"```json\n(.*?)\n```", user["content"], re.DOTALL).group(1))
     assert doc["facts"] == printed_facts(base.facts)
+    assert doc["fact_descriptions"]["rsi_14"] and set(doc["fact_descriptions"]) <= set(
+        doc["facts"])
     assert doc["series"] == {"symbol": "BTC", "interval": "4h", "as_of": base.as_of,
                              "source": "synthetic", "synthetic": True}
     assert doc["sections"] == base.sections and doc["caveats"] == base.caveats

@@ -225,11 +225,22 @@ def _printed(analysis: Analysis) -> dict[str, str]:
     raise TypeError("facts.printed_numbers must return a mapping for the LLM prompt")
 
 
+def _descriptions(printed: Mapping[str, str]) -> dict[str, str]:
+    """What each fact means (the engine's descriptions), so the model reads them right."""
+    from . import facts as facts_module
+
+    describe = getattr(facts_module, "describe_fact", None)
+    if describe is None:
+        return {}
+    return {name: text for name in printed if (text := describe(name))}
+
+
 def build_messages(analysis: Analysis) -> list[dict[str, str]]:
     """The chat messages sent for ``analysis``: the rules, then the facts and the prompt.
 
     The user message carries a JSON document with the series, the facts in their printed
-    forms, the call, the caveats, the sections asked for and the user's own prompt.
+    forms and what each means, the call, the caveats, the sections asked for, the
+    deterministic narrative (to paraphrase) and the user's own prompt.
     """
     call = analysis.call
     printed = _printed(analysis)
@@ -238,6 +249,7 @@ def build_messages(analysis: Analysis) -> list[dict[str, str]]:
                    "as_of": analysis.as_of, "source": analysis.source,
                    "synthetic": bool(analysis.synthetic)},
         "facts": printed,
+        "fact_descriptions": _descriptions(printed),
         "call": None if call is None else {
             "direction": call.direction, "p_up": printed.get("call.p_up", printed.get(
                 "p_up")), "horizon_bars": call.horizon,
