@@ -6,6 +6,7 @@ import json
 import re
 import sys
 
+import pandas as pd
 import pytest
 
 from candlekit.analysis import analyze, printed_facts
@@ -179,3 +180,40 @@ def test_an_empty_answer_is_rejected_and_not_cached(base):
         second = narrate(base, model)
     assert not first.llm.accepted and first.llm.reason == "the model returned no text"
     assert not second.llm.cached and len(s.requests) == 2 and first.text == base.text
+
+
+def _natural(body):
+    """Prose as a real model writes it: reformatted numbers, dates and periods, no commas."""
+    from candlekit.analysis.llmstub import _document
+
+    doc = _document(body)
+    f = doc["facts"]
+    as_of = pd.Timestamp(f["as_of"]) + pd.Timedelta(milliseconds=1)
+    return (f"**{doc['series']['symbol']}** on the 4-hour chart, as of "
+            f"{as_of:%B} {as_of.day}, {as_of.year} at {as_of:%H:%M} UTC, closed at "
+            f"${f['close'].replace(',', '')}. EMA 20/50/200 stand at {f['ema_20']}, "
+            f"{f['ema_50']} and {f['ema_200']}; RSI(14) is {f['rsi_14']} and the MACD "
+            f"histogram {f['macd_hist']}. The call is {f['call_direction']} with P(up) "
+            f"{f['call_p_up']} over the next {f['call_horizon']} candles.\n\n"
+            "1. Trend\n2. Levels")
+
+
+def test_natural_prose_with_faithful_numbers_is_accepted(base):
+    with LLMStub(reply=_natural) as s:
+        out = narrate(base, _model(s))
+    assert out.llm.accepted, out.llm.reason
+    assert "4-hour chart" in out.text
+
+
+def test_natural_prose_with_one_rounded_number_is_rejected(base):
+    close = printed_facts(base.facts)["close"].replace(",", "")
+    near = int(round(float(close), -2))
+    near = near - 100 if str(near) == close else near
+
+    def rounded(body):
+        return _natural(body).replace(f"${close}", f"${near}")
+
+    with LLMStub(reply=rounded) as s:
+        out = narrate(base, _model(s))
+    assert not out.llm.accepted
+    assert out.llm.reason == f"the model wrote {near}; no fact has that value"
