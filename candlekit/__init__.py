@@ -20,13 +20,22 @@ The public surface:
 - reports: :func:`coverage_table`, :func:`gap_table`, :func:`quality_findings`,
   :func:`store_findings`, :func:`plot_candles`, :func:`plot_coverage_timeline`,
   :class:`Explorer`, :func:`render_report`, :func:`is_synthetic`
+- analysis: :func:`analyze` (facts, narrative and a call at an ``as_of``),
+  :func:`track_record` (every past call, graded), :func:`crosscheck` (stored coarse candles
+  against resampled finer ones), :class:`Analysis`, :class:`Call`, :class:`TrackRecord`;
+  recorded analyses: :func:`run_analysis`, :func:`analyses`, :func:`get_analysis`,
+  :func:`delete_analysis`, :func:`grade_analyses`; a language model to narrate: :class:`LLM`
 - errors: :class:`CandlekitError` and its subclasses
 """
 
+from .analysis import Analysis, Call, TrackRecord, analyze, crosscheck, track_record
+from .analysis import LLM, analyses, delete_analysis, get_analysis, grade_analyses, run_analysis
 from .backfill import Task, TaskRegistry, TaskStatus, backfill, resume, tasks
 from .charts import plot_candles, plot_coverage_timeline
 from .coverage import coverage_table, gap_table
 from .errors import (
+    AnalysisError,
+    AnalysisNotFoundError,
     CandlekitError,
     CandleValidationError,
     CorruptFileError,
@@ -35,6 +44,8 @@ from .errors import (
     InvalidAlignmentError,
     InvalidIntervalError,
     InvalidTimeError,
+    LLMConfigError,
+    MissingDependencyError,
     RateLimitError,
     ResampleError,
     SeriesNotFoundError,
@@ -77,6 +88,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALIGNMENTS",
+    "Analysis",
+    "AnalysisError",
+    "AnalysisNotFoundError",
+    "Call",
     "COLUMNS",
     "INTERVALS",
     "CandleSchema",
@@ -92,6 +107,9 @@ __all__ = [
     "InvalidAlignmentError",
     "InvalidIntervalError",
     "InvalidTimeError",
+    "LLM",
+    "LLMConfigError",
+    "MissingDependencyError",
     "Page",
     "RateLimitError",
     "ResampleError",
@@ -107,9 +125,12 @@ __all__ = [
     "TaskError",
     "TaskRegistry",
     "TaskStatus",
+    "TrackRecord",
     "UnknownSymbolError",
     "UpstreamError",
     "WriteStats",
+    "analyses",
+    "analyze",
     "backfill",
     "bucket_range",
     "candles_from_trades",
@@ -117,13 +138,17 @@ __all__ = [
     "conform",
     "count_buckets",
     "coverage_table",
+    "crosscheck",
+    "delete_analysis",
     "empty_frame",
     "find_gaps",
     "floor_time",
     "from_rest",
     "from_wire",
     "gap_table",
+    "get_analysis",
     "get_source",
+    "grade_analyses",
     "import_candles",
     "import_freqtrade",
     "is_synthetic",
@@ -139,11 +164,13 @@ __all__ = [
     "render_report",
     "resample",
     "resume",
+    "run_analysis",
     "store_findings",
     "synthetic_candles",
     "tasks",
     "tiles",
     "to_rest",
     "to_wire",
+    "track_record",
     "validate",
 ]
