@@ -283,7 +283,7 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
                    symbols: str | Iterable[str] | None = None,
                    intervals: str | Iterable[str] | None = None,
                    sources: str | Iterable[str] | None = None, window: Window = None,
-                   now: TimeLike | None = None) -> pd.DataFrame:
+                   now: TimeLike | None = None, client: Any = None) -> pd.DataFrame:
     """How complete each stored series is, over its whole span or the latest window.
 
     Parameters
@@ -298,6 +298,9 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
         most recent selected candle). ``(start, end)``: that range, ``end`` exclusive.
     now : time, optional
         End of the spans. Without a window, spans run from the first candle to ``now``.
+    client : distributed.Client, optional
+        Count on this Dask cluster, one period file per unit
+        (:func:`candlekit.cluster.coverage_table`); the same table.
 
     Returns
     -------
@@ -323,6 +326,10 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
     >>> cov = coverage_table("data", window="30d")                  # doctest: +SKIP
     >>> cov[cov.completeness_pct < 100][["symbol", "interval", "missing_candles"]]  # doctest: +SKIP
     """
+    if client is not None:  # the same table, one period file per unit on a Dask cluster
+        from .cluster import tables
+        return tables.coverage_table(store, symbols=symbols, intervals=intervals, sources=sources,
+                                     window=window, now=now, client=client)
     st = open_store(store)
     spans = series_spans(st, symbols=symbols, intervals=intervals, sources=sources,
                          window=window, now=now)
@@ -370,7 +377,7 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
               symbols: str | Iterable[str] | None = None,
               intervals: str | Iterable[str] | None = None,
               sources: str | Iterable[str] | None = None, window: Window = None,
-              now: TimeLike | None = None) -> pd.DataFrame:
+              now: TimeLike | None = None, client: Any = None) -> pd.DataFrame:
     """Every run of missing candles in the selected series, largest first.
 
     Looks at the same spans as :func:`coverage_table` (same arguments), so each series'
@@ -386,6 +393,9 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
         As for :func:`coverage_table`.
     now : time, optional
         As for :func:`coverage_table`.
+    client : distributed.Client, optional
+        Scan on this Dask cluster, one period file per unit, gaps across files joined
+        (:func:`candlekit.cluster.gap_table`); the same table.
 
     Returns
     -------
@@ -404,6 +414,10 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
     --------
     >>> gap_table("data", symbols="ETH", window="30d").head()       # doctest: +SKIP
     """
+    if client is not None:  # the same table, one period file per unit on a Dask cluster
+        from .cluster import tables
+        return tables.gap_table(store, symbols=symbols, intervals=intervals, sources=sources,
+                                window=window, now=now, client=client)
     st = open_store(store)
     spans = series_spans(st, symbols=symbols, intervals=intervals, sources=sources,
                          window=window, now=now)

@@ -18,6 +18,7 @@ __all__ = [
     "InvalidAlignmentError",
     "InvalidIntervalError",
     "InvalidTimeError",
+    "MissingDependencyError",
     "RateLimitError",
     "ResampleError",
     "SeriesNotFoundError",
@@ -94,6 +95,17 @@ class FormatError(CandlekitError, ValueError):
     def __init__(self, message: str, value: Any = None):
         self.value = value
         super().__init__(message)
+
+
+class MissingDependencyError(CandlekitError, ImportError):
+    """An optional feature whose packages are not installed; the message names the extra."""
+
+    def __init__(self, feature: str, extra: str, missing: str):
+        self.feature = feature
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the optional package {missing!r}, which is not installed. "
+            f"Install the extra: pip install 'candlekit[{extra}]'.", name=missing)
 
 
 class StoreError(CandlekitError, OSError):
