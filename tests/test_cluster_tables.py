@@ -109,3 +109,22 @@ def test_units_cut_spans_at_file_bounds_without_overlap(store):
 def test_bad_client_is_refused(store):
     with pytest.raises(ck.FormatError, match="distributed.Client"):
         ck.gap_table(store, client=object())
+
+
+def test_a_failing_unit_raises_its_error_on_the_client(store, client, tmp_path):
+    """A corrupted file fails its unit; the client gets the same error as in process."""
+    import shutil
+    import warnings
+
+    root = tmp_path / "copy"
+    shutil.copytree(store.root, root)
+    st = ck.Store(root)
+    path = next((root / "source=synthetic" / "symbol=ETH" / "interval=1h").glob("period=2025*"))
+    (path / "part-0.parquet").write_bytes(b"not parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ck.CorruptFileError, match="period=2025"):
+            ck.gap_table(st, window=("2025-01-01", "2025-01-10"))
+        with pytest.raises(ck.CorruptFileError, match="period=2025"):
+            ck.gap_table(st, window=("2025-01-01", "2025-01-10"), client=client)
+    assert st.read("BTC", "1h").shape[0] > 0  # the rest of the store stays readable
