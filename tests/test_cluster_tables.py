@@ -34,7 +34,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address="127.0.0.1:0") as cluster, \
             distributed.Client(cluster) as c:
         yield c
 
@@ -128,3 +128,23 @@ def test_a_failing_unit_raises_its_error_on_the_client(store, client, tmp_path):
         with pytest.raises(ck.CorruptFileError, match="period=2025"):
             ck.gap_table(st, window=("2025-01-01", "2025-01-10"), client=client)
     assert st.read("BTC", "1h").shape[0] > 0  # the rest of the store stays readable
+
+
+def test_progress_shows_units_and_the_dashboard_link(store, client, capsys):
+    tables.gap_table(store, intervals="1h", client=client, progress=True)
+    out = capsys.readouterr()
+    assert f"dashboard: {client.dashboard_link}" in out.out + out.err
+    assert "gaps: 100%" in out.err and "8/8" in out.err
+
+
+@pytest.mark.parametrize("convention", ["last missing", "exclusive"])
+def test_exclusive_ends_read_either_find_gaps_convention(convention):
+    """find_gaps' end may be the last missing open time or the exclusive end."""
+    from candlekit.cluster.tables import exclusive_ends
+
+    starts = pd.to_datetime(["2025-12-31T23:00", "2026-01-05T00:00"], utc=True).as_unit("ms")
+    last = pd.to_datetime(["2026-01-01T01:00", "2026-01-05T00:00"], utc=True).as_unit("ms")
+    excl = pd.to_datetime(["2026-01-01T02:00", "2026-01-05T01:00"], utc=True).as_unit("ms")
+    found = pd.DataFrame({"start": starts, "end": last if convention == "last missing" else excl,
+                          "missing_candles": np.array([3, 1], np.int64)})
+    assert exclusive_ends(found, "1h", "calendar").tolist() == list(excl.asi8)
