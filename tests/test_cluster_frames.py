@@ -63,3 +63,12 @@ def test_nothing_matches(store):
         store.to_dask("7m")
     with pytest.raises(ck.InvalidTimeError):
         store.to_dask("1h", start="2025-01-02", end="2025-01-01")
+
+
+def test_without_the_dask_extra_the_error_names_it(store, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dask.dataframe", None)  # import fails as if absent
+    with pytest.raises(ck.MissingDependencyError, match=r"candlekit\[dask\]") as info:
+        store.to_dask("1h")
+    assert isinstance(info.value, ImportError)
