@@ -18,6 +18,7 @@ each stored under 5 coin names, so that generating them stays under a minute on 
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 import time
@@ -34,7 +35,7 @@ REPEATS = 3
 
 def build(store: ck.Store) -> None:
     """20 coin-months of 1s: each of 4 synthetic months written under 5 coin names."""
-    for start, end in zip(MONTHS, MONTHS[1:]):
+    for start, end in itertools.pairwise(MONTHS):
         df = ck.synthetic_candles("BTC", "1s", start, end, base="1s")
         for coin in COINS:
             df.attrs.update(symbol=coin, source="synthetic")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from cluster_helpers import build_store
 
 import candlekit as ck
-from cluster_helpers import build_store
 
 dd = pytest.importorskip("dask.dataframe")
 

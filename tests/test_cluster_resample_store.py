@@ -3,17 +3,18 @@ equal to the single-process resample of each whole series (synthetic data)."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+from cluster_helpers import assert_same_resample, build_store, whole_series_resample
 
 import candlekit as ck
 from candlekit.cluster import RESAMPLE_SUMMARY_COLUMNS, resample_frames, resample_store
 from candlekit.cluster.resample_store import merge_edges, resample_unit
 from candlekit.cluster.units import plan_units
-from cluster_helpers import assert_same_resample, build_store, whole_series_resample
 
 distributed = pytest.importorskip("distributed")
 
@@ -180,5 +181,5 @@ def test_units_partition_every_candle(store):
         total = sum(len(store.read(u.symbol, u.interval, u.lo, u.hi, source=u.source))
                     for u in mine)
         assert total == len(store.read(key.symbol, key.interval, source=key.source))
-        assert all(a.period_end <= b.period_start for a, b in zip(mine, mine[1:]))
+        assert all(a.period_end <= b.period_start for a, b in itertools.pairwise(mine))
     assert np.all([u.period_start <= u.lo < u.hi <= u.period_end for u in units])

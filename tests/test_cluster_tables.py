@@ -3,15 +3,17 @@ exactly the in-process tables, gaps across file boundaries joined (synthetic dat
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
+from cluster_helpers import build_store
 
 import candlekit as ck
 from candlekit.cluster import tables
 from candlekit.cluster.tables import join_gaps, span_units
 from candlekit.coverage import series_spans
-from cluster_helpers import build_store
 
 distributed = pytest.importorskip("distributed")
 
@@ -84,7 +86,7 @@ def test_gaps_across_files_are_one_row(store, client, symbol, interval, start, e
 
 def test_a_gap_over_several_files_is_joined():
     """Gaps meeting at unit bounds join, across any number of units; others stay apart."""
-    ms = lambda *v: np.array(v, np.int64)  # noqa: E731
+    ms = lambda *v: np.array(v, np.int64)
     parts = [(ms(1, 8), ms(3, 10), ms(2, 2)), (ms(10), ms(20), ms(10)),
              (ms(20, 25), ms(22, 26), ms(2, 1)), (ms(), ms(), ms())]
     s, e, m = join_gaps(parts)
@@ -98,7 +100,7 @@ def test_units_cut_spans_at_file_bounds_without_overlap(store):
         mine = [u for i, u in units if i == r]
         assert mine[0].lo == ck.floor_time(spans["start"].iloc[r], spans["interval"].iloc[r],
                                            alignment=spans["alignment"].iloc[r]).value // 10**6
-        assert all(a.hi <= b.lo for a, b in zip(mine, mine[1:]))
+        assert all(a.hi <= b.lo for a, b in itertools.pairwise(mine))
         expected = sum(ck.count_buckets(u.lo, u.hi - 1, u.interval, alignment=u.alignment)
                        for u in mine)
         total = ck.count_buckets(spans["start"].iloc[r], spans["end"].iloc[r] - pd.Timedelta(1, "ms"),

@@ -114,7 +114,7 @@ def merge_edges(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if np.any(np.diff(t[starts]) <= 0):
         raise StoreError("Edge buckets of a series came back out of order: the store changed "
                          "while resampling. Run it again.")
-    f64 = lambda c: e[c].to_numpy(np.float64)  # noqa: E731
+    f64 = lambda c: e[c].to_numpy(np.float64)
     q, q_null = masked_parts(e["quote_volume"])
     n, n_null = masked_parts(e["trades"])
     q = np.where(np.asarray(q_null, bool), 0.0, np.asarray(q, np.float64))
