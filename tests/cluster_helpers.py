@@ -86,6 +86,16 @@ def build_store(root: Path) -> ck.Store:
     return store
 
 
+_BUILT: dict[str, Path] = {}
+
+
+def shared_store(tmp_path_factory) -> ck.Store:
+    """The test store, built once per test session (tests that change it copy it first)."""
+    if "root" not in _BUILT:
+        _BUILT["root"] = build_store(tmp_path_factory.mktemp("cluster-store")).root
+    return ck.Store(_BUILT["root"])
+
+
 def whole_series_resample(store: ck.Store, key: ck.SeriesKey, to: str,
                           alignment: str | None) -> pd.DataFrame:
     """The single-process reference: ``resample`` of the whole stored series."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from cluster_helpers import build_store
+from cluster_helpers import shared_store
 
 import candlekit as ck
 
@@ -13,7 +13,7 @@ dd = pytest.importorskip("dask.dataframe")
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    return build_store(tmp_path_factory.mktemp("cluster-frames"))
+    return shared_store(tmp_path_factory)
 
 
 def test_one_partition_per_file_and_unknown_divisions(store):

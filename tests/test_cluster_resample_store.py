@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from cluster_helpers import assert_same_resample, build_store, whole_series_resample
+from cluster_helpers import assert_same_resample, shared_store, whole_series_resample
 
 import candlekit as ck
 from candlekit.cluster import RESAMPLE_SUMMARY_COLUMNS, resample_frames, resample_store
@@ -32,7 +32,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    return build_store(tmp_path_factory.mktemp("cluster-store"))
+    return shared_store(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

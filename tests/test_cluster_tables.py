@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from cluster_helpers import build_store
+from cluster_helpers import shared_store
 
 import candlekit as ck
 from candlekit.cluster import tables
@@ -30,7 +30,7 @@ SELECTIONS = [
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    return build_store(tmp_path_factory.mktemp("cluster-tables"))
+    return shared_store(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
