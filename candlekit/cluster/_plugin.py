@@ -1,10 +1,13 @@
-"""The worker plugin that warms numba kernels up (imports ``distributed``; loaded lazily)."""
+"""The worker plugin that warms numba kernels up (needs ``distributed``; imported lazily)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from distributed.diagnostics.plugin import WorkerPlugin
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError:  # pragma: no cover - without the dask extra there is nothing to plug into
+    WorkerPlugin = object  # type: ignore[assignment, misc]
 
 from .workers import warm_kernels
 
