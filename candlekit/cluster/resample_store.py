@@ -204,7 +204,8 @@ def _iter_series(store: Store, units: list[Unit], to_interval: str, alignment: s
         from .workers import warm_up
 
         warm_up(client)
-    remaining = Counter(u.key for u in units)
+    files = Counter(u.key for u in units)
+    remaining = files.copy()
     acc: dict[SeriesKey, dict[str, Any]] = {}
     desc = f"resample {units[0].interval}→{parse_interval(to_interval).name}"
     for i, res in run_units(resample_unit, units, client=client, desc=desc, progress=progress,
@@ -219,9 +220,8 @@ def _iter_series(store: Store, units: list[Unit], to_interval: str, alignment: s
         remaining[u.key] -= 1
         if remaining[u.key] == 0:
             done = acc.pop(u.key)
-            files = sum(1 for v in units if v.key == u.key)
             yield u.key, _finish(done["interior"], done["edges"], done["attrs"]), \
-                done["rows_in"], files
+                done["rows_in"], files[u.key]
 
 
 def resample_frames(store: Store, from_interval: str, to_interval: str, *,
