@@ -183,3 +183,25 @@ def test_units_partition_every_candle(store):
         assert total == len(store.read(key.symbol, key.interval, source=key.source))
         assert all(a.period_end <= b.period_start for a, b in itertools.pairwise(mine))
     assert np.all([u.period_start <= u.lo < u.hi <= u.period_end for u in units])
+
+
+def test_a_bucket_over_three_files(client, tmp_path):
+    """Hyperliquid's 30-day month from 2010-01-31 spans the Jan, Feb and Mar 1s files."""
+    st = ck.Store(tmp_path / "sparse")
+    for start, end in [("2010-01-31T00:00", "2010-01-31T01:00"),
+                       ("2010-02-14T00:00", "2010-02-14T01:00"),
+                       ("2010-03-01T12:00", "2010-03-01T13:00")]:
+        df = ck.synthetic_candles("SPARSE", "1s", start, end, base="1s", seed=5)
+        st.write(df)
+    units = plan_units(st)
+    assert [u.period for u in units] == [480, 481, 482]  # months since 1970
+    middle = resample_unit(units[1], store=st, to_interval="1M", alignment="hyperliquid")
+    assert len(middle["edges"]) == 1 and not len(middle["interior"])
+    key = units[0].key
+    want = whole_series_resample(st, key, "1M", "hyperliquid")
+    assert list(want.index) == [pd.Timestamp("2010-01-31", tz="UTC")]
+    assert want["constituents"].iloc[0] == 3 * 3600
+    for c in (None, client):
+        got = resample_frames(st, "1s", "1M", alignment="hyperliquid", client=c,
+                              progress=False)
+        assert_same_resample(got[key], want)
