@@ -7,7 +7,8 @@ The public surface:
 - intervals under both alignments: :data:`INTERVALS`, :func:`parse_interval`,
   :func:`floor_time`, :func:`next_bucket`, :func:`close_time`, :func:`bucket_range`,
   :func:`count_buckets`, :func:`tiles`
-- transforms: :func:`resample`, :func:`find_gaps`
+- transforms: :func:`resample`, :func:`find_gaps`; store-wide, in process or on a Dask
+  cluster: :func:`resample_store` (:mod:`candlekit.cluster`)
 - data in and out: :class:`Store`, :func:`read_freqtrade`, :func:`to_wire`,
   :func:`from_wire`, :func:`to_rest`, :func:`from_rest`
 - a seeded synthetic market: :func:`synthetic_candles`, :class:`SyntheticMarket`; the
@@ -32,6 +33,7 @@ from .analysis import Analysis, Call, TrackRecord, analyze, crosscheck, track_re
 from .analysis import LLM, analyses, delete_analysis, get_analysis, grade_analyses, run_analysis
 from .backfill import Task, TaskRegistry, TaskStatus, backfill, resume, tasks
 from .charts import plot_candles, plot_coverage_timeline
+from .cluster import resample_store
 from .coverage import coverage_table, gap_table
 from .errors import (
     AnalysisError,
@@ -163,6 +165,7 @@ __all__ = [
     "register_source",
     "render_report",
     "resample",
+    "resample_store",
     "resume",
     "run_analysis",
     "store_findings",

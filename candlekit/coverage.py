@@ -529,7 +529,7 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
                    symbols: str | Iterable[str] | None = None,
                    intervals: str | Iterable[str] | None = None,
                    sources: str | Iterable[str] | None = None, window: Window = None,
-                   now: TimeLike | None = None) -> pd.DataFrame:
+                   now: TimeLike | None = None, client: Any = None) -> pd.DataFrame:
     """What each stored series holds, and how complete it is over a window and over what
     backfill tasks asked for.
 
@@ -546,6 +546,9 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
         ``(start, end)``: that range, ``end`` exclusive.
     now : time, optional
         End of the spans. Without a window, spans run from the first candle to ``now``.
+    client : distributed.Client, optional
+        Count on this Dask cluster, one period file per unit
+        (:func:`candlekit.cluster.coverage_table`); the same table.
 
     Returns
     -------
@@ -589,6 +592,10 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
     >>> cov = coverage_table("data", window="30d")                  # doctest: +SKIP
     >>> cov[cov.completeness_pct < 100][["symbol", "interval", "missing_candles"]]  # doctest: +SKIP
     """
+    if client is not None:  # the same table, one period file per unit on a Dask cluster
+        from .cluster import tables
+        return tables.coverage_table(store, symbols=symbols, intervals=intervals, sources=sources,
+                                     window=window, now=now, client=client)
     st = open_store(store)
     spans, bad = _spans(st, symbols, intervals, sources, window, now)
     requests = _requests(st) if len(spans) else {}
@@ -644,7 +651,7 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
               symbols: str | Iterable[str] | None = None,
               intervals: str | Iterable[str] | None = None,
               sources: str | Iterable[str] | None = None, window: Window = None,
-              now: TimeLike | None = None) -> pd.DataFrame:
+              now: TimeLike | None = None, client: Any = None) -> pd.DataFrame:
     """Every run of missing candles in the selected series, largest first, and a warning
     row for each unreadable (corrupted) file.
 
@@ -661,6 +668,9 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
         As for :func:`coverage_table`.
     now : time, optional
         As for :func:`coverage_table`.
+    client : distributed.Client, optional
+        Scan on this Dask cluster, one period file per unit, gaps across files joined
+        (:func:`candlekit.cluster.gap_table`); the same table.
 
     Returns
     -------
@@ -683,6 +693,10 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
     --------
     >>> gap_table("data", symbols="ETH", window="30d").head()       # doctest: +SKIP
     """
+    if client is not None:  # the same table, one period file per unit on a Dask cluster
+        from .cluster import tables
+        return tables.gap_table(store, symbols=symbols, intervals=intervals, sources=sources,
+                                window=window, now=now, client=client)
     st = open_store(store)
     spans, bad = _spans(st, symbols, intervals, sources, window, now)
     parts, warn_rows = [], []

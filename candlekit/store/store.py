@@ -413,6 +413,13 @@ class Store:
                         out.append(SeriesKey(src, sym, iv))
         return sorted(out, key=lambda k: (k.source, k.symbol, INTERVALS.index(k.interval)))
 
+    def to_dask(self, interval: str, *, symbols: Any = None, start: TimeLike | None = None,
+                end: TimeLike | None = None, source: str | None = None) -> Any:
+        """A Dask DataFrame of many series, one partition per file: see
+        :func:`candlekit.cluster.to_dask` (needs ``pip install 'candlekit[dask]'``)."""
+        from ..cluster.frames import to_dask
+        return to_dask(self, interval, symbols=symbols, start=start, end=end, source=source)
+
     def symbols(self, *, source: str | None = None) -> list[str]:
         """Every symbol with stored candles (from ``source`` only, if given), sorted."""
         return sorted({k.symbol for k in self.series(source=source)})

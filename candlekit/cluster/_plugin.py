@@ -1,0 +1,23 @@
+"""The worker plugin that warms numba kernels up (needs ``distributed``; imported lazily)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError:  # pragma: no cover - without the dask extra there is nothing to plug into
+    WorkerPlugin = object  # type: ignore[assignment, misc]
+
+from .workers import warm_kernels
+
+__all__ = ["WarmUpPlugin"]
+
+
+class WarmUpPlugin(WorkerPlugin):
+    """Runs :func:`~candlekit.cluster.workers.warm_kernels` when a worker starts."""
+
+    idempotent = True
+
+    def setup(self, worker: Any) -> None:
+        warm_kernels()
