@@ -170,7 +170,8 @@ def test_cancel_background_task_then_resume(tmp_path):
         task = backfill("BTC", "1m", start="2026-10-12", source=src, store=store,
                         background=True, progress=False)
         deadline = time.monotonic() + 30
-        while task.status().candles_fetched == 0 and time.monotonic() < deadline:
+        # progress counts pages; candles_fetched counts candles written (in batches)
+        while task.status().progress_pct == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         st = task.cancel()
         assert st.status in ("running", "cancelled")

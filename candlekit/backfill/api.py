@@ -22,7 +22,14 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import CandlekitError, InvalidIntervalError, InvalidTimeError, UnknownSymbolError
+from ..errors import (
+    CandlekitError,
+    InvalidIntervalError,
+    InvalidTimeError,
+    TaskDeletedError,
+    TaskRunningError,
+    UnknownSymbolError,
+)
 from ..intervals import INTERVALS, parse_interval
 from ..store import Store
 from ..timeutil import TimeLike, to_ms, to_timestamp
@@ -150,7 +157,17 @@ class Task:
         return cls(task_id, registry=registry)
 
     def status(self) -> TaskStatus:
-        """The task's current :class:`~candlekit.backfill.registry.TaskStatus`."""
+        """The task's current :class:`~candlekit.backfill.registry.TaskStatus`.
+
+        Raises
+        ------
+        TaskDeletedError
+            If the task's record was deleted while it ran here.
+        TaskError
+            If the registry has no such task.
+        """
+        if isinstance(self._error, TaskDeletedError):
+            raise self._error
         return self.registry.status(self.id)
 
     @property
@@ -268,13 +285,16 @@ def status_html(st: TaskStatus) -> str:
 
 
 def _launch(registry: TaskRegistry, task_id: str, source: Any, store: Store, *,
-            background: bool, progress: bool) -> Task:
+            background: bool, progress: bool, recheck: bool = False) -> Task:
     cancel = threading.Event()
-    runner = Runner(registry, task_id, source, store, progress=progress, cancel_event=cancel)
+    runner = Runner(registry, task_id, source, store, progress=progress, cancel_event=cancel,
+                    recheck=recheck)
     if not background:
         task = Task(task_id, registry=registry, cancel_event=cancel)
         try:
             runner.run()
+        except (TaskDeletedError, TaskRunningError):
+            raise  # nothing failed: it says what happened
         except CandlekitError as exc:
             exc.backfill_task = task_id  # type: ignore[attr-defined]
             exc.add_note(f"(backfill task {task_id} failed; `candlekit tasks show {task_id}` "
@@ -299,8 +319,8 @@ def _launch(registry: TaskRegistry, task_id: str, source: Any, store: Store, *,
 def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, start: TimeLike,
              end: TimeLike | None = None, source: Any = "hyperliquid",
              store: Store | str | os.PathLike[str] | None = None, base_url: str | None = None,
-             only_gaps: bool = False, background: bool = False, progress: bool = True
-             ) -> Task:
+             only_gaps: bool = False, background: bool = False, progress: bool = True,
+             recheck: bool = False) -> Task:
     """Download candles into the store: every symbol x interval, resumably.
 
     Parameters
@@ -329,12 +349,17 @@ def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, star
     background : bool, default False
         Run in a daemon thread and return at once (see :meth:`Task.wait`).
     progress : bool, default True
-        Show a ``tqdm`` progress bar.
+        Show a ``tqdm`` progress bar (it counts candles fetched).
+    recheck : bool, default False
+        Forget what the registry recorded as not served upstream for these series
+        (earliest available times, confirmed-empty ranges) and ask for it all again.
 
     Returns
     -------
     Task
-        Finished (foreground), or running (background).
+        Finished (foreground), or running (background). Its status is ``completed``, or
+        ``partial`` when some ranges got only empty answers (the note names them; run it
+        again), or ``failed``.
 
     Raises
     ------
@@ -350,10 +375,13 @@ def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, star
     Notes
     -----
     What is stored decides what is fetched: no stored closed candle is fetched again, and
-    stored open candles are. History the upstream no longer keeps (Hyperliquid: the last
-    5000 candles of each coin and interval) is recorded as unavailable, reported in the
-    task's note and never requested again; ranges the upstream confirmed empty inside its
-    history (outages) likewise.
+    stored open candles are. An empty answer is never taken as proof that candles do not
+    exist. History the upstream no longer keeps (Hyperliquid: the last 5000 candles of
+    each coin and interval) is recorded as unavailable when a non-empty answer shows
+    where it starts; ranges inside its history that one answer serves candles on both
+    sides of, and none inside (outages), are recorded as confirmed empty. Both are
+    reported in the task's note and checked again by later runs (an hour later, then
+    less and less often), or at once with ``recheck=True``.
 
     Examples
     --------
@@ -373,7 +401,8 @@ def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, star
     task_id = registry.create(symbols, intervals, start=start_ms, end=end_ms, source=name,
                               base_url=base_url or getattr(src, "base_url", None),
                               only_gaps=only_gaps)
-    return _launch(registry, task_id, src, store, background=background, progress=progress)
+    return _launch(registry, task_id, src, store, background=background, progress=progress,
+                   recheck=recheck)
 
 
 def resume(task_id: str, *, store: Store | str | os.PathLike[str] | None = None,
