@@ -459,6 +459,9 @@ class TaskRegistry:
         primary = None if code is None else code & 0xFF
         err = getattr(exc, "errno", None)
         text = str(exc).lower()
+        if primary in (None, 10, 14) and err is None:  # IOERR, CANTOPEN: ask the filesystem
+            err = _filesystem_errno(self.path.parent if self.path.parent.exists()
+                                    else self.root)
         if primary == 13 or err == errno.ENOSPC or "disk is full" in text:  # SQLITE_FULL
             return StoreError(
                 f"The task registry {self.path} could not be written: the disk is full "
@@ -1046,6 +1049,21 @@ def _merge_rows(rows: list[tuple[int, int, int, int, int]]
         else:
             out.append([a, b, seen, due, checks])
     return [(a, b, s, d, c) for a, b, s, d, c in out]
+
+
+def _filesystem_errno(directory: Path) -> int | None:
+    """Why a file in ``directory`` could not be opened, as an errno guess, or None."""
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return None
+    if st.f_flag & os.ST_RDONLY:
+        return errno.EROFS
+    if st.f_bavail == 0 and st.f_blocks:
+        return errno.ENOSPC
+    if not os.access(directory, os.W_OK):
+        return errno.EACCES
+    return None
 
 
 def _migrate_v1(con: sqlite3.Connection) -> None:
