@@ -7,6 +7,7 @@ listing times, outages, unknown coins and scripted empty answers (glitches).
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -377,6 +378,18 @@ def test_progress_bar_counts_buckets(store, capsys):
     backfill("BTC", "1m", start="2026-10-10T08:00Z", source=src, store=store, progress=True)
     err = capsys.readouterr().err
     assert "backfill bf-" in err and "BTC 1m" in err and "241/241" in err
+
+
+def test_progress_bar_counts_candles_fetched_not_candles_unavailable(store, capsys):
+    src = FakeSource(window=500, page_limit=300)
+    backfill("BTC", "1m", start="2026-09-01", source=src, store=store, progress=True)
+    err = capsys.readouterr().err
+    final = err.replace("\r", "\n").strip().splitlines()[-1]
+    # ~56,000 buckets requested, 500 available: the bar counts the 500 candles fetched
+    # (it never jumps to 99% on candles found unavailable) and ends at 500/500
+    assert "500/500" in final and "100%" in final
+    counts = [int(n) for n in re.findall(r"(\d+)/\d+ \[", err)]
+    assert counts and max(counts) == 500
 
 
 def test_ctrl_c_cancels_the_task_and_propagates(store):

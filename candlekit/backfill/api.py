@@ -33,6 +33,7 @@ from ..errors import (
 from ..intervals import INTERVALS, parse_interval
 from ..store import Store
 from ..timeutil import TimeLike, to_ms, to_timestamp
+from ..sources.base import check_not_before_epoch
 from .registry import FINISHED, TaskRegistry, TaskStatus
 from .runner import Runner
 
@@ -90,6 +91,7 @@ def _times(start: TimeLike, end: TimeLike | None) -> tuple[int, int | None]:
                                "'2026-10-01' or epoch milliseconds.", start)
     start_ms = to_ms(start)
     end_ms = None if end is None else to_ms(end)
+    check_not_before_epoch(start_ms, start)
     if end_ms is not None and end_ms <= start_ms:
         raise InvalidTimeError(
             f"end ({to_timestamp(end_ms)}) must be after start ({to_timestamp(start_ms)}): "

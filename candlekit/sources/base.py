@@ -41,7 +41,26 @@ from ..schema import validate
 from ..timeutil import TimeLike, to_ms, to_timestamp, utc_now_ms
 from .listing import unknown_symbol_message
 
-__all__ = ["Page", "RequestStats", "Source", "SourceConfigError"]
+__all__ = ["Page", "RequestStats", "Source", "SourceConfigError", "check_not_before_epoch"]
+
+
+def check_not_before_epoch(ms: int, given: Any = None) -> None:
+    """Refuse a start before 1970-01-01: no upstream has candles that early.
+
+    Raises
+    ------
+    InvalidTimeError
+        Saying where history starts, instead of the upstream's own rejection (HTTP 422)
+        of a negative ``startTime``.
+    """
+    if ms < 0:
+        raise InvalidTimeError(
+            f"start {to_timestamp(ms).isoformat()} is before 1970-01-01: no upstream has "
+            "candles that early (times are milliseconds since 1970; Hyperliquid's candle "
+            "history starts in 2023, and it keeps only the last 5000 candles of each coin "
+            "and interval). Pass a later start, e.g. 2023-01-01: where a series' history "
+            "really starts is recorded and reported as not available upstream.",
+            given if given is not None else ms)
 
 
 @dataclass(frozen=True)
@@ -305,6 +324,7 @@ class Source(abc.ABC):
             raise InvalidTimeError("start is required: pass an ISO 8601 time such as "
                                    "'2025-01-01' or epoch milliseconds.", start)
         start_ms = to_ms(start)
+        check_not_before_epoch(start_ms, start)
         if end is None:
             end_ms = self._bucket_after(max(utc_now_ms(), self._server_now or 0), iv)
             return _Plan(symbol, iv, start_ms, max(end_ms, start_ms), True)
