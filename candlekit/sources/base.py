@@ -10,7 +10,10 @@ A source answers one question, "the candles of this coin and interval with open 
 * no candle opens after the server's clock, so paging stops at the bucket after it;
 * an empty page for a range that should hold data (it starts more than a bucket before
   the server's clock) is asked again up to ``confirm_empty`` times (twice that for the
-  first page, or right after a page whose data reached it) before it is believed;
+  first page, or right after a page whose data reached it). An empty answer is never
+  believed: the first page is then asked once more up to the clock (an answer that starts
+  after the range shows the history starts later: the range is empty), and a page that
+  stays empty raises :class:`~candlekit.errors.SourceError`;
 * an empty first page makes the source check the coin against its listing, so a typo
   raises :class:`~candlekit.errors.UnknownSymbolError` instead of returning nothing.
 """
@@ -413,7 +416,34 @@ class Source(abc.ABC):
             self.stats.add(retries=1, failure="empty")
             page = self.fetch_page(page.symbol, page.interval, page.start_ms, page.end_ms)
             requests += page.requests
-        return dataclasses.replace(page, requests=requests)
+        if page.records or page.start_ms >= page.server_now_ms - iv.nominal_ms:
+            return dataclasses.replace(page, requests=requests)
+        # still empty: an empty answer is not proof. Ask once up to the clock: an answer
+        # that starts after the range says where history starts (retention, listing)
+        probe = None
+        if first:
+            self.stats.add(retries=1, failure="empty")
+            probe = self.fetch_page(page.symbol, page.interval, page.start_ms,
+                                    max(page.end_ms, self._bucket_after(page.server_now_ms, iv)))
+            requests += probe.requests
+            if len(probe.frame) and int(probe.frame.index.asi8[0]) >= page.end_ms:
+                return dataclasses.replace(page, requests=requests)  # nothing that early
+            if len(probe.frame):
+                t = probe.frame.index.asi8
+                frame = probe.frame[t < page.end_ms]
+                frame.attrs = dict(probe.frame.attrs)
+                return dataclasses.replace(page, frame=frame, records=probe.records,
+                                           full=probe.full and int(t[-1]) < page.end_ms,
+                                           requests=requests,
+                                           server_now_ms=probe.server_now_ms)
+        raise SourceError(
+            f"{self.label} kept answering an empty list for {page.symbol} {iv.name} from "
+            f"{to_timestamp(page.start_ms)} to {to_timestamp(page.end_ms)} ({requests} "
+            "requests), where candles should exist"
+            + ("" if probe is None else " (also when asked up to now)")
+            + ". An empty answer is not proof that there are none, so nothing was returned: "
+            "retry later (raise confirm_empty= to ask more often), or use "
+            "candlekit.backfill, which keeps what it got and resumes.")
 
     def iter_pages(self, symbol: str, interval: str, start: TimeLike,
                    end: TimeLike | None = None) -> Iterator[Page]:
