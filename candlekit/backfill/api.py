@@ -246,7 +246,7 @@ class Task:
 
 
 _COLORS = {"completed": "#1a7f37", "running": "#0969da", "pending": "#6e7781",
-           "failed": "#cf222e", "cancelled": "#9a6700"}
+           "partial": "#bc4c00", "failed": "#cf222e", "cancelled": "#9a6700"}
 
 
 def status_html(st: TaskStatus) -> str:
@@ -373,6 +373,11 @@ def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, star
         raised before any task is created.
     SourceError
         The upstream kept failing (the task is failed; resume it later).
+    StoreError
+        The machine refused a write (disk full, read-only store, permission denied):
+        the task is failed, the candles written so far stay, and it says what to do.
+    TaskDeletedError
+        The task's record was deleted while it ran (it stopped after its page).
 
     Notes
     -----
@@ -431,8 +436,12 @@ def resume(task_id: str, *, store: Store | str | os.PathLike[str] | None = None,
 
     Raises
     ------
+    TaskRunningError
+        The task is running in a live process (nothing was done).
+    TaskDeletedError
+        The task's record was deleted while this run went on (it stopped).
     TaskError
-        Unknown id, or the task is running in a live process.
+        Unknown id.
     """
     store = _as_store(store)
     registry = TaskRegistry(store.root)

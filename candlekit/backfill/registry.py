@@ -251,13 +251,15 @@ class TaskStatus:
     symbol, interval : str
         The task's symbols and intervals, comma-joined (every combination is a series).
     status : str
-        ``pending``, ``running``, ``completed``, ``failed`` or ``cancelled``. A task
-        whose process died while running is reported ``failed`` with an ``interrupted``
-        error (resume it).
+        ``pending``, ``running``, ``completed``, ``partial`` (finished, but some ranges
+        got only empty answers: the note names them; resume it), ``failed`` or
+        ``cancelled``. A task whose process died while running is reported ``failed``
+        with an ``interrupted`` error (resume it).
     progress_pct : float
         Buckets done / buckets planned over all series, in percent.
     candles_fetched : int
-        Candles received and written to the store (over every run of the task).
+        Candles written to the store (over every run of the task; a batch that could
+        not be written is not counted).
     error : str or None
         Why the task failed.
     created_at, updated_at : str

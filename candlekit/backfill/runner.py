@@ -327,6 +327,8 @@ class Runner:
             self._synced = True
             if label != sr.label or moved:  # the first answer moved the clock or the label
                 sr.plan = self._plan(sr)
+                if self._probe_earliest(sr):
+                    sr.plan = self._plan(sr)
                 if not sr.plan.ranges or sr.plan.ranges[0].start != first.start:
                     page = None
             if page is not None:
