@@ -13,6 +13,8 @@ import sqlite3
 
 import pandas as pd
 import pytest
+from test_backfill_runner import NOW as FAKE_NOW
+from test_backfill_runner import FakeSource, assert_same, stored
 
 from candlekit.backfill import TaskRegistry, backfill, runner
 from candlekit.backfill.registry import RECHECK_FIRST_MS
@@ -21,9 +23,6 @@ from candlekit.emulator import Emulator, Faults
 from candlekit.sources import Hyperliquid
 from candlekit.store import Store
 from candlekit.timeutil import to_ms
-
-from test_backfill_runner import NOW as FAKE_NOW
-from test_backfill_runner import FakeSource, assert_same, stored
 
 NOW = "2026-11-01T00:00:30Z"
 START = "2026-10-22"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_backfill_runner import FakeSource
 
 from candlekit.backfill import TaskRegistry, backfill, runner
 from candlekit.errors import StoreError
@@ -28,8 +29,6 @@ from candlekit.store import Store
 from candlekit.store import lock as lock_module
 from candlekit.store import parquet as parquet_module
 from candlekit.synthetic import synthetic_candles
-
-from test_backfill_runner import FakeSource
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -194,8 +193,9 @@ def _can_mount() -> bool:
     if sys.platform != "linux" or shutil.which("unshare") is None or os.geteuid() != 0:
         return False
     probe = subprocess.run(["unshare", "-m", "sh", "-c",
-                            "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d && "
-                            "umount $d && rmdir $d"], capture_output=True, timeout=30)
+                            ("d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d && "
+                             "umount $d && rmdir $d")], capture_output=True, timeout=30,
+                           check=False)
     return probe.returncode == 0
 
 
@@ -261,7 +261,7 @@ def _run_in_tmpfs(tmp_path, case, size):
            f"{sys.executable} {tmp_path / 'script.py'} {mnt} {case}")
     env = {**os.environ, "PYTHONPATH": str(REPO), "CANDLEKIT_DATA": str(mnt)}
     proc = subprocess.run(["unshare", "-m", "sh", "-c", cmd], capture_output=True, text=True,
-                          timeout=300, env=env)
+                          timeout=300, env=env, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, proc.stdout[-2000:] + proc.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT "):]), proc
@@ -283,7 +283,7 @@ def test_a_read_only_store_still_reads_and_refuses_writes_clearly(tmp_path):
 
 @needs_mount
 def test_a_full_disk_is_a_clear_error_and_keeps_the_candles(tmp_path):
-    out, proc = _run_in_tmpfs(tmp_path, "full", "2m")
+    out, _ = _run_in_tmpfs(tmp_path, "full", "2m")
     assert out["write"].startswith("StoreError: Could not write")
     assert "the disk is full" in out["write"]
     assert out["create"].startswith("StoreError: The task registry")

@@ -31,9 +31,9 @@ from ..errors import (
     UnknownSymbolError,
 )
 from ..intervals import INTERVALS, parse_interval
+from ..sources.base import check_not_before_epoch
 from ..store import Store
 from ..timeutil import TimeLike, to_ms, to_timestamp
-from ..sources.base import check_not_before_epoch
 from .registry import FINISHED, TaskRegistry, TaskStatus
 from .runner import Runner
 

@@ -49,8 +49,17 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import StoreError, TaskDeletedError, TaskError, TaskRunningError
+from ..errors import StoreError, TaskError, TaskRunningError
 from ..store import Store
+from .availability import (
+    RECHECK_FIRST_MS,
+    RECHECK_MAX_MS,
+    Availability,
+    EmptyRange,
+    merge_rows,
+    recheck_spacing_ms,
+    subtract_ranges,
+)
 
 __all__ = [
     "FINISHED",
@@ -60,6 +69,8 @@ __all__ = [
     "STALE_AFTER_S",
     "STATUSES",
     "TASKS_FILE",
+    "Availability",
+    "EmptyRange",
     "TaskRegistry",
     "TaskStatus",
     "iso",
@@ -71,10 +82,6 @@ STATUSES = ("pending", "running", "completed", "partial", "failed", "cancelled")
 FINISHED = ("completed", "partial", "failed", "cancelled")
 HEARTBEAT_EVERY_S = 5.0
 STALE_AFTER_S = 120.0
-#: A record of absence is checked again this long (server clock) after it was made...
-RECHECK_FIRST_MS = 3_600_000
-#: ... twice as long after each check that agreed with it, at most this long.
-RECHECK_MAX_MS = 30 * 86_400_000
 _SCHEMA_VERSION = 2
 _LIST_COLUMNS = ("id", "status", "progress_pct", "candles_fetched", "symbol", "interval",
                  "start", "end", "source", "only_gaps", "created_at", "updated_at", "error",
@@ -160,84 +167,6 @@ def iso(ms: int | None) -> str | None:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def recheck_spacing_ms(checks: int) -> int:
-    """How long (ms, server clock) after an observation of absence it is checked again.
-
-    ``checks`` is how many checks already agreed with it: one hour, doubling each time,
-    at most :data:`RECHECK_MAX_MS` (30 days).
-    """
-    return int(min(RECHECK_FIRST_MS * 2 ** min(max(checks, 0), 30), RECHECK_MAX_MS))
-
-
-@dataclass(frozen=True)
-class EmptyRange:
-    """A recorded ``[start, end)`` the upstream served no candle in (epoch ms).
-
-    ``checks`` counts the later checks that agreed (-1: written by an older candlekit on
-    weak evidence, untrusted); ``next_check_ms`` is when it is due to be checked again.
-    """
-
-    start: int
-    end: int
-    observed_ms: int
-    next_check_ms: int
-    checks: int
-
-    @property
-    def trusted(self) -> bool:
-        """Whether the record came from strong evidence (not migrated from schema 1)."""
-        return self.checks >= 0
-
-
-@dataclass(frozen=True)
-class Availability:
-    """What a registry knows about what one upstream series does not serve.
-
-    Attributes
-    ----------
-    earliest : int or None
-        The trusted earliest available open time (epoch ms).
-    earliest_next_check : int
-        When the earliest available time is due to be checked again (server clock).
-    earliest_checks : int
-        Checks that agreed with it so far.
-    ranges : list of EmptyRange
-        Every recorded empty range, trusted or not, sorted.
-    """
-
-    earliest: int | None = None
-    earliest_next_check: int = 0
-    earliest_checks: int = 0
-    ranges: list[EmptyRange] = field(default_factory=list)
-
-    def trusted_ranges(self) -> list[tuple[int, int]]:
-        """``[start, end)`` of the trusted empty ranges."""
-        return [(r.start, r.end) for r in self.ranges if r.trusted]
-
-    def due_ranges(self, now_ms: int) -> list[EmptyRange]:
-        """Trusted ranges due to be checked again at ``now_ms``, oldest check first."""
-        return sorted((r for r in self.ranges if r.trusted and r.next_check_ms <= now_ms),
-                      key=lambda r: (r.next_check_ms, r.start))
-
-
-def _subtract(ranges: Sequence[tuple[int, int]], cut: Sequence[tuple[int, int]]
-              ) -> list[tuple[int, int]]:
-    """``ranges`` minus every ``[a, b)`` of ``cut`` (both lists of ``[start, end)``)."""
-    out = [(int(a), int(b)) for a, b in ranges if b > a]
-    for c0, c1 in cut:
-        nxt = []
-        for a, b in out:
-            if c1 <= a or c0 >= b:
-                nxt.append((a, b))
-                continue
-            if a < c0:
-                nxt.append((a, int(c0)))
-            if c1 < b:
-                nxt.append((int(c1), b))
-        out = nxt
-    return out
 
 
 @dataclass(frozen=True)
@@ -981,7 +910,7 @@ class TaskRegistry:
                 return
             rows: list[tuple[int, int, int, int, int]] = []
             for a, b, seen, due, checks in old:
-                for x, y in _subtract([(int(a), int(b))], resolved):
+                for x, y in subtract_ranges([(int(a), int(b))], resolved):
                     rows.append((x, y, int(seen), int(due), int(checks)))
             for a, b in confirmed:
                 agreed = [int(r[4]) for r in old if int(r[4]) >= 0 and r[0] < b and r[1] > a]
@@ -993,7 +922,7 @@ class TaskRegistry:
             con.executemany(
                 "INSERT OR REPLACE INTO empty_ranges (source, symbol, interval, start_ms, "
                 "end_ms, observed_ms, next_check_ms, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(source, symbol, interval, *r) for r in _merge_rows(rows)])
+                [(source, symbol, interval, *r) for r in merge_rows(rows)])
 
     def add_empty_ranges(self, source: str, symbol: str, interval: str,
                          ranges: Sequence[tuple[int, int]], *, observed_ms: int) -> None:
@@ -1032,25 +961,6 @@ class TaskRegistry:
             n1 = con.execute(f"DELETE FROM availability{cond}", args).rowcount
             n2 = con.execute(f"DELETE FROM empty_ranges{cond}", args).rowcount
         return int(n1), int(n2)
-
-
-def _merge_rows(rows: list[tuple[int, int, int, int, int]]
-                ) -> list[tuple[int, int, int, int, int]]:
-    """Merge touching or overlapping ranges with the same trust; keep the earliest due."""
-    out: list[list[int]] = []
-    for a, b, seen, due, checks in sorted(rows):
-        if out and a <= out[-1][1] and (checks >= 0) == (out[-1][4] >= 0):
-            last = out[-1]
-            last[1] = max(last[1], b)
-            last[2] = max(last[2], seen)
-            last[3] = min(last[3], due)
-            last[4] = min(last[4], checks)
-        elif out and a < out[-1][1]:  # overlapping with a different trust: cut it
-            if b > out[-1][1]:
-                out.append([out[-1][1], b, seen, due, checks])
-        else:
-            out.append([a, b, seen, due, checks])
-    return [(a, b, s, d, c) for a, b, s, d, c in out]
 
 
 def _filesystem_errno(directory: Path) -> int | None:

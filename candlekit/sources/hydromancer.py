@@ -115,7 +115,7 @@ class Hydromancer(InfoSource):
 def _looks_like_url(text: str) -> bool:
     """Whether ``text`` is an http(s) URL (or a host:port), not an API key."""
     t = text.strip().lower()
-    return t.startswith(("http://", "https://")) or t.startswith(("127.0.0.1", "localhost:"))
+    return t.startswith(("http://", "https://", "127.0.0.1", "localhost:"))
 
 
 @register_source("emulator-hydromancer")
