@@ -124,6 +124,8 @@ class _Series:
     unresolved: list[tuple[int, int, int]] = field(default_factory=list)  # (a, b, asked)
     rechecked: list[tuple[int, int, str]] = field(default_factory=list)   # (a, b, outcome)
     earliest_note: str = ""
+    had_ranges: bool = False             # the registry held empty ranges when planned
+    unreported: int = 0                  # candles written, not yet added to the registry
     hi: int = 0                          # exclusive end actually reached
     note: str = ""
     pending: list[pd.DataFrame] = field(default_factory=list)  # fetched, not yet stored
@@ -305,6 +307,7 @@ class Runner:
                 t, closed = df.index.asi8, df["closed"].to_numpy(dtype=bool)
         sr.stored_t = t[closed]
         sr.earliest = avail.earliest
+        sr.had_ranges = bool(avail.ranges)
         self._avail = avail
         return plan_series(t, closed, interval=sr.interval, alignment=self.alignment,
                            start=self.start_ms, end=self.end_ms, now=now,
@@ -684,7 +687,8 @@ class Runner:
 
     def _record(self, sr: _Series) -> None:
         """Write what the answers so far showed about absence to the registry."""
-        if not (sr.confirmed or sr.resolved):
+        if not sr.confirmed and not (sr.resolved and sr.had_ranges):
+            sr.resolved = []  # nothing to replace: no record there, nothing confirmed
             return
         settled = merge_ranges(sr.resolved)
         open_ = [(a, b) for a, b, _ in sr.unresolved]
@@ -693,6 +697,7 @@ class Runner:
         self.registry.record_empty(sr.label, sr.symbol, sr.interval,
                                    merge_ranges(sr.confirmed), resolved=settled,
                                    observed_ms=self._now())
+        sr.had_ranges = sr.had_ranges or bool(sr.confirmed)
         sr.confirmed, sr.resolved = [], []
 
     def _recheck_due(self, sr: _Series) -> None:
@@ -701,6 +706,8 @@ class Runner:
         plan = sr.plan
         if plan is None:
             return  # pragma: no cover - internal
+        if not sr.had_ranges:
+            return  # none recorded when planned (ranges found this run are not due)
         avail = self.registry.availability_record(sr.label, sr.symbol, sr.interval)
         due = [r for r in avail.due_ranges(self._now()) if r.end > plan.lo and r.start < plan.hi]
         for r in due[:MAX_RECHECKS]:
@@ -740,11 +747,12 @@ class Runner:
         sr.last_t = t_last if sr.last_t is None else max(sr.last_t, t_last)
         if (sr.pending_rows >= FLUSH_CANDLES
                 or time.monotonic() - sr.flushed_at >= FLUSH_SECONDS):
-            self._flush(sr)
+            self._flush(sr, report=False)  # the page's progress update carries the count
 
-    def _flush(self, sr: _Series) -> None:
+    def _flush(self, sr: _Series, *, report: bool = True) -> None:
         """Write the pages fetched since the last flush in one store write; the task's
-        ``candles_fetched`` counts them once they are written."""
+        ``candles_fetched`` counts them once they are written (with the next registry
+        update, or at once with ``report``)."""
         frames, sr.pending, sr.pending_rows = sr.pending, [], 0
         sr.flushed_at = time.monotonic()
         if not frames:
@@ -759,7 +767,9 @@ class Runner:
             both.attrs = attrs
         self.store.write(both)
         sr.fetched += len(both)
-        self._update(sr, candles=len(both))
+        sr.unreported += len(both)
+        if report:
+            self._update(sr)
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
@@ -785,6 +795,9 @@ class Runner:
 
     def _update(self, sr: _Series, **kw: Any) -> None:
         requests, self._requests = self._requests, 0
+        if sr.unreported:
+            kw["candles"] = kw.get("candles", 0) + sr.unreported
+            sr.unreported = 0
         if not self.registry.update_series(self.task_id, self.token, sr.symbol, sr.interval,
                                            requests=requests, **kw):
             self.cancel_event.set()
