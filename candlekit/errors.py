@@ -29,7 +29,9 @@ __all__ = [
     "SourceError",
     "StoreError",
     "StoreNotFoundError",
+    "TaskDeletedError",
     "TaskError",
+    "TaskRunningError",
     "UnknownSymbolError",
     "UpstreamError",
 ]
@@ -188,6 +190,14 @@ class TaskError(CandlekitError, LookupError):
     def __init__(self, message: str, task_id: Any = None):
         self.task_id = task_id
         super().__init__(message)
+
+
+class TaskRunningError(TaskError):
+    """The task is already running in a live process; nothing was done."""
+
+
+class TaskDeletedError(TaskError):
+    """The task's record was deleted while it ran; the run stopped (its candles stay)."""
 
 
 class EmulatorConfigError(CandlekitError, ValueError):

@@ -111,3 +111,50 @@ def test_unknown_coin_fails_with_exit_code_2(emu, tmp_path, capsys):
     assert "NOPE" in err and "candlekit tasks show" in err
     (st,) = TaskRegistry(data).statuses()
     assert st.status == "failed"
+
+
+def test_a_task_deleted_while_the_backfill_runs_says_so_exit_1(emu, tmp_path, capsys,
+                                                                monkeypatch):
+    from candlekit.backfill import registry as registry_module
+
+    data = str(tmp_path / "store")
+    real = registry_module.TaskRegistry.update_series
+
+    def update_series(self, task_id, *args, **kwargs):  # another shell deletes it
+        if kwargs.get("task_done"):
+            self.delete(task_id)
+        return real(self, task_id, *args, **kwargs)
+
+    monkeypatch.setattr(registry_module.TaskRegistry, "update_series", update_series)
+    code = run(["backfill", "BTC", "-i", "1h", "--start", "2026-10-20", "--source",
+                "emulator", "--base-url", emu.url, "--data", data, "--json"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "was deleted while running" in err and "No backfill task" not in err
+    assert "failed" not in err
+
+
+def test_a_read_only_registry_still_lists_a_dead_task_as_interrupted(tmp_path, monkeypatch):
+    import sqlite3
+
+    from candlekit.errors import StoreError
+
+    reg = TaskRegistry(tmp_path)
+    task_id = reg.create(["BTC"], ["1h"], start=0, end=None, source="hyperliquid")
+    reg.claim(task_id)
+    with sqlite3.connect(reg.path) as con:  # its process died long ago
+        con.execute("UPDATE tasks SET heartbeat_ms=0, pid=1 WHERE id=?", (task_id,))
+    con.close()
+    ro = TaskRegistry(tmp_path)
+    real = ro._connect
+
+    def connect(*, write=False):
+        if write:
+            raise StoreError(f"The task registry {ro.path} is read-only here")
+        return real(write=False)
+
+    monkeypatch.setattr(ro, "_connect", connect)
+    st = ro.status(task_id)
+    assert st.status == "failed" and st.error.startswith("interrupted")
+    assert list(ro.list()["status"]) == ["failed"]
+    assert TaskRegistry(tmp_path).record(task_id)["status"] == "running"  # nothing written

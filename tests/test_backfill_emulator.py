@@ -170,7 +170,8 @@ def test_cancel_background_task_then_resume(tmp_path):
         task = backfill("BTC", "1m", start="2026-10-12", source=src, store=store,
                         background=True, progress=False)
         deadline = time.monotonic() + 30
-        while task.status().candles_fetched == 0 and time.monotonic() < deadline:
+        # progress counts pages; candles_fetched counts candles written (in batches)
+        while task.status().progress_pct == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         st = task.cancel()
         assert st.status in ("running", "cancelled")
@@ -212,6 +213,28 @@ def test_bad_inputs_create_nothing(tmp_path, kwargs, error, needle):
     with pytest.raises(error, match=needle):
         backfill(args.pop("symbol"), args.pop("interval"), **args)
     assert not store.root.exists()  # no task registry, no candles
+
+
+def test_a_start_before_any_history_is_reported_as_such(tmp_path, capsys):
+    from candlekit.cli import main
+
+    store = Store(tmp_path)
+    with Emulator(mode="hyperliquid", now=NOW, budget=None) as emu:
+        code = main(["backfill", "BTC", "-i", "1d", "--start", "1900-01-01", "--source",
+                     "emulator", "--base-url", emu.url, "--data", str(tmp_path)])
+        err = capsys.readouterr().err
+        assert code == 2 and "before 1970-01-01: no upstream has candles that early" in err
+        assert "422" not in err and "deserialize" not in err
+        assert not (tmp_path / "tasks.sqlite").exists()  # refused before a task exists
+        # from 1970: where the history starts is found and noted, not an error
+        st = backfill("BTC", "1d", start="1970-01-01", source="emulator", base_url=emu.url,
+                      store=store, progress=False).status()
+        first = emu.earliest("BTC", "1d")
+        assert st.status == "completed"
+        assert st.earliest_available == pd.Timestamp(first, unit="ms", tz="UTC").strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        assert "is not available upstream" in st.note
+        check_store(store, emu, "BTC", "1d", first)
 
 
 def test_unknown_coin_fails_the_task_nothing_written(tmp_path):

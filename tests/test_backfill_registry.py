@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from candlekit.backfill.registry import TaskRegistry
+from candlekit.backfill.registry import (
+    RECHECK_FIRST_MS,
+    RECHECK_MAX_MS,
+    TaskRegistry,
+    recheck_spacing_ms,
+)
 from candlekit.errors import StoreError, TaskError
 from candlekit.store import Store
 
@@ -131,12 +136,35 @@ def test_delete_removes_the_record_only(tmp_path):
     assert reg.list().empty and len(store.read("BTC", "1h")) == 24
 
 
-def test_earliest_available_moves_forward_only(reg):
-    assert reg.set_earliest_available("hyperliquid", "BTC", "1m", 5_000, observed_ms=1) == 5_000
-    assert reg.set_earliest_available("hyperliquid", "BTC", "1m", 4_000, observed_ms=2) == 5_000
-    assert reg.set_earliest_available("hyperliquid", "BTC", "1m", 9_000, observed_ms=3) == 9_000
-    assert reg.availability("hyperliquid", "BTC", "1m")[0] == 9_000
+def test_earliest_available_follows_the_evidence_and_is_due_for_rechecks(reg):
+    hour = RECHECK_FIRST_MS
+    assert reg.set_earliest_available("hyperliquid", "BTC", "1m", 5_000, observed_ms=0) == 5_000
+    rec = reg.availability_record("hyperliquid", "BTC", "1m")
+    assert (rec.earliest, rec.earliest_next_check, rec.earliest_checks) == (5_000, hour, 0)
+    # the window slid on: agrees with the record, so the next check is twice as far
+    assert reg.set_earliest_available("hyperliquid", "BTC", "1m", 9_000, observed_ms=10) == 9_000
+    rec = reg.availability_record("hyperliquid", "BTC", "1m")
+    assert (rec.earliest, rec.earliest_next_check, rec.earliest_checks) == (9_000, 10 + 2 * hour, 1)
+    # candles seen before it: the boundary moves back, and checks start over
+    assert reg.set_earliest_available("hyperliquid", "BTC", "1m", 4_000, observed_ms=20) == 4_000
+    rec = reg.availability_record("hyperliquid", "BTC", "1m")
+    assert (rec.earliest, rec.earliest_checks) == (4_000, 0)
     assert reg.availability("emulator", "BTC", "1m")[0] is None  # per source label
+    assert recheck_spacing_ms(0) == hour and recheck_spacing_ms(100) == RECHECK_MAX_MS
+
+
+def test_record_empty_replaces_only_what_answers_settled(reg):
+    reg.record_empty("x", "BTC", "1m", [(10, 20), (40, 50)], observed_ms=0)
+    # an answer covering [15, 45) found candles at 15..17 and 42..44: the rest stays empty
+    reg.record_empty("x", "BTC", "1m", [(18, 20), (40, 42)], resolved=[(15, 45)],
+                     observed_ms=5)
+    rec = reg.availability_record("x", "BTC", "1m")
+    assert [(r.start, r.end) for r in rec.ranges] == [(10, 15), (18, 20), (40, 42), (45, 50)]
+    checks = {(r.start, r.end): r.checks for r in rec.ranges}
+    assert checks[(18, 20)] == 1 and checks[(10, 15)] == 0  # confirmed again vs untouched
+    assert rec.due_ranges(RECHECK_FIRST_MS)[0].start == 10
+    assert reg.clear_availability(symbol="BTC") == (0, 4)
+    assert reg.availability("x", "BTC", "1m") == (None, [])
 
 
 def test_empty_ranges_merge(reg):
@@ -149,7 +177,12 @@ def test_empty_ranges_merge(reg):
 
 COUNTER = """
 import sys
-from candlekit.backfill.registry import TaskRegistry
+from candlekit.backfill.registry import (
+    RECHECK_FIRST_MS,
+    RECHECK_MAX_MS,
+    TaskRegistry,
+    recheck_spacing_ms,
+)
 reg = TaskRegistry(sys.argv[1])
 task_id, token = sys.argv[2], sys.argv[3]
 for i in range(40):

@@ -7,6 +7,7 @@ listing times, outages, unknown coins and scripted empty answers (glitches).
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 
 from candlekit.backfill import Task, TaskRegistry, backfill, resume
-from candlekit.errors import UnknownSymbolError
+from candlekit.errors import TaskDeletedError, UnknownSymbolError
 from candlekit.intervals import bucket_ordinal, ordinal_to_ms, parse_interval
 from candlekit.sources import Page, RequestStats
 from candlekit.store import Store
@@ -297,8 +298,9 @@ def test_only_gaps_fetches_just_the_gaps(store):
     store.write(holed)
     task = backfill("BTC", "1m", start="2026-10-10", source=src, store=store, only_gaps=True,
                     progress=False)
+    # each gap is asked with the stored candle after it, so an answer shows both sides
     assert sorted((c[2], c[3]) for c in src.calls) == [
-        (int(truth.index[i].value // 10**6), int(truth.index[j].value // 10**6) + M)
+        (int(truth.index[i].value // 10**6), int(truth.index[j].value // 10**6) + 2 * M)
         for i, j in ((10, 12), (100, 100), (200, 200))]
     assert task.status().candles_fetched == 5
     assert_same(stored(store, "BTC", "1m"), truth)
@@ -378,6 +380,18 @@ def test_progress_bar_counts_buckets(store, capsys):
     assert "backfill bf-" in err and "BTC 1m" in err and "241/241" in err
 
 
+def test_progress_bar_counts_candles_fetched_not_candles_unavailable(store, capsys):
+    src = FakeSource(window=500, page_limit=300)
+    backfill("BTC", "1m", start="2026-09-01", source=src, store=store, progress=True)
+    err = capsys.readouterr().err
+    final = err.replace("\r", "\n").strip().splitlines()[-1]
+    # ~56,000 buckets requested, 500 available: the bar counts the 500 candles fetched
+    # (it never jumps to 99% on candles found unavailable) and ends at 500/500
+    assert "500/500" in final and "100%" in final
+    counts = [int(n) for n in re.findall(r"(\d+)/\d+ \[", err)]
+    assert counts and max(counts) == 500
+
+
 def test_ctrl_c_cancels_the_task_and_propagates(store):
     src = FakeSource(page_limit=100)
 
@@ -406,9 +420,28 @@ def test_deleting_a_running_task_stops_it_and_keeps_its_candles(store):
     task = backfill("BTC", "1m", start="2026-10-10", source=src, store=store,
                     background=True, progress=False)
     task._thread.join(30)
-    assert deleted.is_set() and not task._thread.is_alive() and task.error is None
+    assert deleted.is_set() and not task._thread.is_alive()
+    assert isinstance(task.error, TaskDeletedError)
+    assert f"task {task.id} was deleted while running" in str(task.error)
+    with pytest.raises(TaskDeletedError, match="was deleted while running"):
+        task.status()  # says so, not "No backfill task"
     assert reg.list().empty
-    assert 0 < len(stored(store, "BTC", "1m")) < 700
+    n = len(stored(store, "BTC", "1m"))
+    assert 0 < n < 700 and f"the {n} candles it wrote stay in the store" in str(task.error)
+
+
+def test_deleting_a_foreground_task_raises_that_it_was_deleted(store):
+    src = FakeSource(page_limit=100)
+    reg = TaskRegistry(store.root)
+
+    def delete_once(n):
+        if n == 2:
+            reg.delete(reg.statuses()[0].id)
+
+    src.on_fetch = delete_once
+    with pytest.raises(TaskDeletedError, match=r"task bf-\w+ was deleted while running"):
+        backfill("BTC", "1m", start="2026-10-10", source=src, store=store, progress=False)
+    assert len(stored(store, "BTC", "1m")) > 0
 
 
 class RepeatingSource(FakeSource):

@@ -39,8 +39,10 @@ def test_demo_reports_where_history_ends(demo):
     first_window = pd.Timestamp(NOW) - pd.Timedelta(minutes=5000)
     for symbol in SYMBOLS:
         earliest = up.loc[(symbol, "1m"), "earliest_available"]
-        assert earliest == first_window  # learned by the first task, kept by the second
-        before = (earliest - pd.Timestamp("2026-10-20", tz="UTC")) // pd.Timedelta("1min")
+        # learned by the first task; re-checked by the second (due an hour later): the
+        # window slid on by the two days the clock advanced
+        assert earliest == first_window + pd.Timedelta(days=2)
+        before = (first_window - pd.Timestamp("2026-10-20", tz="UTC")) // pd.Timedelta("1min")
         assert up.loc[(symbol, "1m"), "unavailable"] == before  # not requested again
         assert pd.isna(up.loc[(symbol, "1d"), "earliest_available"])
     gaps = result.gaps

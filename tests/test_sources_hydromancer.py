@@ -42,6 +42,26 @@ def test_key_and_url_come_from_the_environment(up, monkeypatch):
     assert up.received[0].headers["authorization"] == f"Bearer {KEY}"
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8731", "https://api.hydromancer.xyz",
+                                 "  HTTPS://example.org/ "])
+def test_a_url_given_as_the_api_key_is_refused_clearly(monkeypatch, url):
+    monkeypatch.setenv("HYDROMANCER_API_KEY", KEY)  # the mistake is caught even with a key
+    with pytest.raises(SourceConfigError, match=r"is a URL: pass it as base_url="):
+        Hydromancer(url)
+    assert Hydromancer(base_url="http://127.0.0.1:8731").base_url == "http://127.0.0.1:8731"
+
+
+def test_a_start_before_1970_says_so_not_the_upstreams_422(up):
+    from candlekit.errors import InvalidTimeError
+
+    hm = client(up)
+    with pytest.raises(InvalidTimeError, match="before 1970-01-01: no upstream has candles"):
+        hm.candles("BTC", "1h", "1900-01-01", "2026-10-02", progress=False)
+    with pytest.raises(InvalidTimeError, match="before 1970-01-01"):
+        hm.fetch_page("BTC", "1h", -3_600_000, 0)
+    assert up.received == []  # refused before any request
+
+
 def test_the_default_url_is_hydromancers(monkeypatch):
     monkeypatch.delenv("HYDROMANCER_API_URL", raising=False)
     assert Hydromancer(KEY).url == "https://api.hydromancer.xyz/info"

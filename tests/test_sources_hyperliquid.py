@@ -6,7 +6,7 @@ import random
 import pandas as pd
 import pytest
 
-from candlekit.errors import InvalidIntervalError, InvalidTimeError, UnknownSymbolError
+from candlekit.errors import InvalidIntervalError, InvalidTimeError, SourceError, UnknownSymbolError
 from candlekit.sources import Hyperliquid
 from candlekit.sources.testing import Action, FakeUpstream
 from candlekit.timeutil import to_ms
@@ -113,9 +113,27 @@ def test_a_range_before_listing_is_believed_empty_after_confirm_empty_re_asks(up
     hl = client(up, confirm_empty=2)
     df = hl.candles("BTC", "1d", "2020-01-01", "2021-01-01", progress=False)
     assert df.empty and df.attrs["symbol"] == "BTC" and df.attrs["source"] == "hyperliquid"
-    assert len(up.candle_requests()) == 5          # 1 + 2 * 2 re-asks: a first page
+    # 1 + 2 * 2 re-asks (a first page), then once up to the clock: it starts later
+    assert len(up.candle_requests()) == 6
     kinds = [r.payload["type"] for r in up.received if r.payload["type"] != "candleSnapshot"]
     assert kinds == ["meta", "perpDexs", "meta", "spotMeta"]  # the coin was checked once
+
+
+def test_a_page_that_stays_empty_where_candles_exist_raises(up):
+    up.push(Action(), *[Action(edit=lambda r: [])] * 7)
+    with pytest.raises(SourceError, match="kept answering an empty list .* not proof"):
+        client(up).candles("BTC", "1m", "2026-10-20", "2026-10-30", progress=False)
+
+
+def test_a_first_page_answered_empty_under_load_is_not_believed(up):
+    up.push(*[Action(edit=lambda r: [])] * 7)  # the first answer and every re-ask
+    hl = client(up)
+    start, end = "2026-10-30", "2026-10-31"
+    df = hl.candles("BTC", "1h", start, end, progress=False)  # the probe up to now got it
+    pd.testing.assert_frame_equal(df, up.truth("BTC", "1h", start, end))
+    up.push(*[Action(edit=lambda r: [])] * 8)
+    with pytest.raises(SourceError, match="also when asked up to now"):
+        hl.candles("BTC", "1h", start, end, progress=False)
 
 
 def test_an_empty_page_for_the_open_bucket_is_believed_at_once(up):

@@ -22,8 +22,16 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import CandlekitError, InvalidIntervalError, InvalidTimeError, UnknownSymbolError
+from ..errors import (
+    CandlekitError,
+    InvalidIntervalError,
+    InvalidTimeError,
+    TaskDeletedError,
+    TaskRunningError,
+    UnknownSymbolError,
+)
 from ..intervals import INTERVALS, parse_interval
+from ..sources.base import check_not_before_epoch
 from ..store import Store
 from ..timeutil import TimeLike, to_ms, to_timestamp
 from .registry import FINISHED, TaskRegistry, TaskStatus
@@ -83,6 +91,7 @@ def _times(start: TimeLike, end: TimeLike | None) -> tuple[int, int | None]:
                                "'2026-10-01' or epoch milliseconds.", start)
     start_ms = to_ms(start)
     end_ms = None if end is None else to_ms(end)
+    check_not_before_epoch(start_ms, start)
     if end_ms is not None and end_ms <= start_ms:
         raise InvalidTimeError(
             f"end ({to_timestamp(end_ms)}) must be after start ({to_timestamp(start_ms)}): "
@@ -150,7 +159,17 @@ class Task:
         return cls(task_id, registry=registry)
 
     def status(self) -> TaskStatus:
-        """The task's current :class:`~candlekit.backfill.registry.TaskStatus`."""
+        """The task's current :class:`~candlekit.backfill.registry.TaskStatus`.
+
+        Raises
+        ------
+        TaskDeletedError
+            If the task's record was deleted while it ran here.
+        TaskError
+            If the registry has no such task.
+        """
+        if isinstance(self._error, TaskDeletedError):
+            raise self._error
         return self.registry.status(self.id)
 
     @property
@@ -227,7 +246,7 @@ class Task:
 
 
 _COLORS = {"completed": "#1a7f37", "running": "#0969da", "pending": "#6e7781",
-           "failed": "#cf222e", "cancelled": "#9a6700"}
+           "partial": "#bc4c00", "failed": "#cf222e", "cancelled": "#9a6700"}
 
 
 def status_html(st: TaskStatus) -> str:
@@ -268,13 +287,16 @@ def status_html(st: TaskStatus) -> str:
 
 
 def _launch(registry: TaskRegistry, task_id: str, source: Any, store: Store, *,
-            background: bool, progress: bool) -> Task:
+            background: bool, progress: bool, recheck: bool = False) -> Task:
     cancel = threading.Event()
-    runner = Runner(registry, task_id, source, store, progress=progress, cancel_event=cancel)
+    runner = Runner(registry, task_id, source, store, progress=progress, cancel_event=cancel,
+                    recheck=recheck)
     if not background:
         task = Task(task_id, registry=registry, cancel_event=cancel)
         try:
             runner.run()
+        except (TaskDeletedError, TaskRunningError):
+            raise  # nothing failed: it says what happened
         except CandlekitError as exc:
             exc.backfill_task = task_id  # type: ignore[attr-defined]
             exc.add_note(f"(backfill task {task_id} failed; `candlekit tasks show {task_id}` "
@@ -299,8 +321,8 @@ def _launch(registry: TaskRegistry, task_id: str, source: Any, store: Store, *,
 def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, start: TimeLike,
              end: TimeLike | None = None, source: Any = "hyperliquid",
              store: Store | str | os.PathLike[str] | None = None, base_url: str | None = None,
-             only_gaps: bool = False, background: bool = False, progress: bool = True
-             ) -> Task:
+             only_gaps: bool = False, background: bool = False, progress: bool = True,
+             recheck: bool = False) -> Task:
     """Download candles into the store: every symbol x interval, resumably.
 
     Parameters
@@ -329,12 +351,17 @@ def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, star
     background : bool, default False
         Run in a daemon thread and return at once (see :meth:`Task.wait`).
     progress : bool, default True
-        Show a ``tqdm`` progress bar.
+        Show a ``tqdm`` progress bar (it counts candles fetched).
+    recheck : bool, default False
+        Forget what the registry recorded as not served upstream for these series
+        (earliest available times, confirmed-empty ranges) and ask for it all again.
 
     Returns
     -------
     Task
-        Finished (foreground), or running (background).
+        Finished (foreground), or running (background). Its status is ``completed``, or
+        ``partial`` when some ranges got only empty answers (the note names them; run it
+        again), or ``failed``.
 
     Raises
     ------
@@ -346,14 +373,22 @@ def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, star
         raised before any task is created.
     SourceError
         The upstream kept failing (the task is failed; resume it later).
+    StoreError
+        The machine refused a write (disk full, read-only store, permission denied):
+        the task is failed, the candles written so far stay, and it says what to do.
+    TaskDeletedError
+        The task's record was deleted while it ran (it stopped after its page).
 
     Notes
     -----
     What is stored decides what is fetched: no stored closed candle is fetched again, and
-    stored open candles are. History the upstream no longer keeps (Hyperliquid: the last
-    5000 candles of each coin and interval) is recorded as unavailable, reported in the
-    task's note and never requested again; ranges the upstream confirmed empty inside its
-    history (outages) likewise.
+    stored open candles are. An empty answer is never taken as proof that candles do not
+    exist. History the upstream no longer keeps (Hyperliquid: the last 5000 candles of
+    each coin and interval) is recorded as unavailable when a non-empty answer shows
+    where it starts; ranges inside its history that one answer serves candles on both
+    sides of, and none inside (outages), are recorded as confirmed empty. Both are
+    reported in the task's note and checked again by later runs (an hour later, then
+    less and less often), or at once with ``recheck=True``.
 
     Examples
     --------
@@ -373,7 +408,8 @@ def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, star
     task_id = registry.create(symbols, intervals, start=start_ms, end=end_ms, source=name,
                               base_url=base_url or getattr(src, "base_url", None),
                               only_gaps=only_gaps)
-    return _launch(registry, task_id, src, store, background=background, progress=progress)
+    return _launch(registry, task_id, src, store, background=background, progress=progress,
+                   recheck=recheck)
 
 
 def resume(task_id: str, *, store: Store | str | os.PathLike[str] | None = None,
@@ -400,8 +436,12 @@ def resume(task_id: str, *, store: Store | str | os.PathLike[str] | None = None,
 
     Raises
     ------
+    TaskRunningError
+        The task is running in a live process (nothing was done).
+    TaskDeletedError
+        The task's record was deleted while this run went on (it stopped).
     TaskError
-        Unknown id, or the task is running in a live process.
+        Unknown id.
     """
     store = _as_store(store)
     registry = TaskRegistry(store.root)

@@ -14,6 +14,7 @@ Examples
     candlekit tasks cancel bf-1a2b3c4d   # the running process stops after its page
     candlekit tasks resume bf-1a2b3c4d   # continues from what is stored
     candlekit tasks delete bf-1a2b3c4d   # the record only: candles stay in the store
+    candlekit tasks recheck [bf-1a2b3c4d]  # forget recorded absence: asked for again
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import CandlekitError
+from ..errors import CandlekitError, TaskDeletedError, TaskRunningError
 from ..provenance import SYNTHETIC_BANNER, is_synthetic
 from ..cli import open_store
 from .api import backfill, resume
@@ -81,7 +82,9 @@ def _finished(st: TaskStatus, *, as_json: bool) -> int:
     _print_status(st, as_json=as_json)
     if st.status == "completed":
         return 0
-    print(f"candlekit: task {st.id} is {st.status}; `candlekit tasks resume {st.id}` "
+    what = ("incomplete (partial): some ranges got only empty answers, see the note"
+            if st.status == "partial" else st.status)
+    print(f"candlekit: task {st.id} is {what}; `candlekit tasks resume {st.id}` "
           "continues it from what is stored.", file=sys.stderr)
     return 1
 
@@ -92,7 +95,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     try:
         task = backfill(args.symbols, _split(args.interval), start=args.start, end=args.end,
                         source=args.source, store=store, base_url=args.base_url,
-                        only_gaps=args.only_gaps, progress=not args.json)
+                        only_gaps=args.only_gaps, progress=not args.json,
+                        recheck=args.recheck)
+    except (TaskDeletedError, TaskRunningError) as exc:
+        print(f"candlekit backfill: {exc}", file=sys.stderr)
+        return 1
     except CandlekitError as exc:
         _failed_hint(exc, "backfill")
         raise
@@ -136,6 +143,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         else:
             print(f"task {st.id} is {st.status}.")
         return 0
+    if action == "recheck":
+        return _recheck(registry, getattr(args, "task_id", None), as_json=args.json)
     if action == "delete":
         registry.delete(args.task_id)
         if args.json:
@@ -154,10 +163,36 @@ def cmd_tasks(args: argparse.Namespace) -> int:
                             base_url=args.base_url or rec["base_url"])
     try:
         task = resume(args.task_id, store=store, source=source, progress=not args.json)
+    except (TaskDeletedError, TaskRunningError) as exc:
+        print(f"candlekit tasks: {exc}", file=sys.stderr)
+        return 1
     except CandlekitError as exc:
         _failed_hint(exc, "tasks")
         raise
     return _finished(task.status(), as_json=args.json)
+
+
+def _recheck(registry: TaskRegistry, task_id: str | None, *, as_json: bool) -> int:
+    """Forget recorded availability (of one task's series, or all): asked for again."""
+    if task_id is None:
+        n_earliest, n_ranges = registry.clear_availability()
+        scope = "every series"
+    else:
+        rec = registry.record(task_id)
+        label = rec.get("label") or rec["source"]
+        n_earliest = n_ranges = 0
+        for sym in rec["symbols"]:
+            for iv in rec["intervals"]:
+                a, b = registry.clear_availability(source=label, symbol=sym, interval=iv)
+                n_earliest, n_ranges = n_earliest + a, n_ranges + b
+        scope = f"the series of task {task_id}"
+    if as_json:
+        print(json.dumps({"earliest_available": n_earliest, "empty_ranges": n_ranges}))
+    else:
+        print(f"forgot {n_earliest} earliest-available record(s) and {n_ranges} empty "
+              f"range(s) of {scope}: the next backfill asks the upstream for those ranges "
+              "again (candles in the store are untouched).")
+    return 0
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -186,10 +221,14 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--base-url", help="upstream URL, e.g. the emulator's http://127.0.0.1:8731")
     p.add_argument("--only-gaps", action="store_true",
                    help="fetch only the gaps between the first and last stored candle")
+    p.add_argument("--recheck", action="store_true",
+                   help="forget what was recorded as not served upstream (start of history, "
+                        "empty ranges) for these series and ask for it again")
     p.set_defaults(func=cmd_backfill)
 
     t = subparsers.add_parser("tasks", parents=[common],
-                              help="backfill tasks: list, status, cancel, delete, resume")
+                              help="backfill tasks: list, status, cancel, delete, resume, "
+                                   "recheck")
     t.set_defaults(func=cmd_tasks, action=None)
     actions = t.add_subparsers(dest="action", metavar="ACTION")
     leaf = _common(leaf=True)
@@ -204,3 +243,8 @@ def add_parsers(subparsers: Any) -> None:
         if name == "resume":
             a.add_argument("--source", default=None, help="override the recorded source")
             a.add_argument("--base-url", default=None, help="override the recorded URL")
+    r = actions.add_parser("recheck", parents=[leaf],
+                           help="forget what was recorded as not served upstream (of one "
+                                "task's series, or of all): the next backfill asks again")
+    r.add_argument("task_id", nargs="?", default=None, metavar="ID",
+                   help="task id; omitted: every series in the registry")

@@ -1,10 +1,21 @@
 """The task registry: one SQLite file, ``<store root>/tasks.sqlite``.
 
 It records every backfill task (what was asked, its status and progress, per series),
-and, per upstream series (source label, symbol, interval), what the upstream no longer
-serves: the earliest open time still available (retention or listing) and the ranges it
+and, per upstream series (source label, symbol, interval), what the upstream was seen not
+to serve: the earliest open time still available (retention or listing) and the ranges it
 confirmed empty (outages). The candles themselves live only in the store; deleting a
 task deletes its record, never data.
+
+Nothing recorded about absence is permanent: every record carries the time it is due to
+be checked again (``next_check_ms``, server clock), spaced by :func:`recheck_spacing_ms`
+(one hour, doubling with each check that agrees, at most 30 days). Records written by an
+older candlekit (schema version 1, when a few empty answers in a row were taken as proof)
+are migrated as *untrusted* (``checks = -1``): they are ignored by planning, so the next
+run asks for those ranges again. :meth:`TaskRegistry.clear_availability` forgets them
+(``candlekit tasks recheck``).
+
+A registry on a read-only filesystem (or one this user may not write) is opened
+read-only: listing and status work, writes raise :class:`~candlekit.errors.StoreError`.
 
 Concurrency
 -----------
@@ -24,6 +35,7 @@ resume it with `candlekit tasks resume ID```. Resuming continues from what is st
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -37,26 +49,40 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import StoreError, TaskError
+from ..errors import StoreError, TaskError, TaskRunningError
 from ..store import Store
+from .availability import (
+    RECHECK_FIRST_MS,
+    RECHECK_MAX_MS,
+    Availability,
+    EmptyRange,
+    merge_rows,
+    recheck_spacing_ms,
+    subtract_ranges,
+)
 
 __all__ = [
     "FINISHED",
     "HEARTBEAT_EVERY_S",
+    "RECHECK_FIRST_MS",
+    "RECHECK_MAX_MS",
     "STALE_AFTER_S",
     "STATUSES",
     "TASKS_FILE",
+    "Availability",
+    "EmptyRange",
     "TaskRegistry",
     "TaskStatus",
     "iso",
+    "recheck_spacing_ms",
 ]
 
 TASKS_FILE = "tasks.sqlite"
-STATUSES = ("pending", "running", "completed", "failed", "cancelled")
-FINISHED = ("completed", "failed", "cancelled")
+STATUSES = ("pending", "running", "completed", "partial", "failed", "cancelled")
+FINISHED = ("completed", "partial", "failed", "cancelled")
 HEARTBEAT_EVERY_S = 5.0
 STALE_AFTER_S = 120.0
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _LIST_COLUMNS = ("id", "status", "progress_pct", "candles_fetched", "symbol", "interval",
                  "start", "end", "source", "only_gaps", "created_at", "updated_at", "error",
                  "note")
@@ -111,6 +137,8 @@ CREATE TABLE IF NOT EXISTS availability (
     interval TEXT NOT NULL,
     earliest_available INTEGER NOT NULL,
     observed_ms INTEGER NOT NULL,
+    next_check_ms INTEGER NOT NULL DEFAULT 0,
+    checks INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (source, symbol, interval)
 );
 CREATE TABLE IF NOT EXISTS empty_ranges (
@@ -120,6 +148,8 @@ CREATE TABLE IF NOT EXISTS empty_ranges (
     start_ms INTEGER NOT NULL,
     end_ms INTEGER NOT NULL,
     observed_ms INTEGER NOT NULL,
+    next_check_ms INTEGER NOT NULL DEFAULT 0,
+    checks INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (source, symbol, interval, start_ms)
 );
 """
@@ -150,13 +180,15 @@ class TaskStatus:
     symbol, interval : str
         The task's symbols and intervals, comma-joined (every combination is a series).
     status : str
-        ``pending``, ``running``, ``completed``, ``failed`` or ``cancelled``. A task
-        whose process died while running is reported ``failed`` with an ``interrupted``
-        error (resume it).
+        ``pending``, ``running``, ``completed``, ``partial`` (finished, but some ranges
+        got only empty answers: the note names them; resume it), ``failed`` or
+        ``cancelled``. A task whose process died while running is reported ``failed``
+        with an ``interrupted`` error (resume it).
     progress_pct : float
         Buckets done / buckets planned over all series, in percent.
     candles_fetched : int
-        Candles received and written to the store (over every run of the task).
+        Candles written to the store (over every run of the task; a batch that could
+        not be written is not counted).
     error : str or None
         Why the task failed.
     created_at, updated_at : str
@@ -268,6 +300,7 @@ class TaskRegistry:
         self.root = Path(root).expanduser().absolute()
         self.path = self.root / TASKS_FILE
         self._ready = False
+        self._ro = False  # reads go through a read-only connection (a read-only store)
 
     def __repr__(self) -> str:
         return f"TaskRegistry({str(self.root)!r})"
@@ -280,12 +313,28 @@ class TaskRegistry:
             if not write and not self.path.exists():
                 yield None  # type: ignore[misc]  # nothing recorded yet
                 return
-            self._init()
+            if not self._init(write=write):
+                self._ro = True
+        if self._ro and not write:
+            with self._read_only() as con:  # a registry this process cannot write
+                yield con
+            return
         try:
             con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         except sqlite3.Error as exc:
-            raise self._unreadable(exc) from exc
+            raise self._error(exc, write=write) from exc
         con.row_factory = sqlite3.Row
+        if not write:
+            try:
+                con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.DatabaseError as exc:
+                con.close()
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (3, 8, 14):
+                    raise self._error(exc, write=False) from exc
+                self._ro = True
+                with self._read_only() as ro:
+                    yield ro
+                return
         try:
             con.execute("PRAGMA busy_timeout=60000")
             if write:
@@ -295,48 +344,131 @@ class TaskRegistry:
                 con.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if con.in_transaction:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise StoreError(f"The task registry {self.path} stayed locked for a minute "
                                  f"({exc}); another process holds it. Try again.") from exc
-            raise self._unreadable(exc) from exc
+            raise self._error(exc, write=write) from exc
         except BaseException:
             if con.in_transaction:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
             raise
         finally:
             con.close()
 
-    def _unreadable(self, exc: Exception) -> StoreError:
-        return StoreError(
-            f"The task registry {self.path} cannot be used: {exc}. Candles are not stored "
-            "there: move the file away to start a fresh registry (the task history and the "
-            "recorded upstream availability are lost; the candles are not).")
+    @contextlib.contextmanager
+    def _read_only(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection (``mode=ro``, else ``immutable=1`` when not even the WAL
+        index can be created, as on a read-only filesystem)."""
+        uri = self.path.as_uri()
+        last: sqlite3.Error | None = None
+        for params in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                con = sqlite3.connect(f"{uri}?{params}", uri=True, timeout=60.0,
+                                      isolation_level=None)
+                con.row_factory = sqlite3.Row
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error as exc:
+                last = exc
+                with contextlib.suppress(Exception):
+                    con.close()
+                continue
+            try:
+                yield con
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc, write=False) from exc
+            finally:
+                con.close()
+            return
+        raise self._error(last or sqlite3.OperationalError("cannot open"), write=False)
 
-    def _init(self) -> None:
+    def _error(self, exc: BaseException, *, write: bool) -> StoreError:
+        """A :class:`StoreError` whose advice fits the cause of ``exc``."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = None if code is None else code & 0xFF
+        err = getattr(exc, "errno", None)
+        text = str(exc).lower()
+        if primary in (None, 10, 14) and err is None:  # IOERR, CANTOPEN: ask the filesystem
+            err = _filesystem_errno(self.path.parent if self.path.parent.exists()
+                                    else self.root)
+        if primary == 13 or err == errno.ENOSPC or "disk is full" in text:  # SQLITE_FULL
+            return StoreError(
+                f"The task registry {self.path} could not be written: the disk is full "
+                f"({exc}). Free space on the filesystem of {self.root} and run the command "
+                "again; nothing recorded so far was lost, and stored candles are intact.")
+        if primary == 8 or err == errno.EROFS or "readonly" in text or "read-only" in text:
+            return StoreError(
+                f"The task registry {self.path} is read-only here ({exc}): the store at "
+                f"{self.root} can be read (candlekit tasks list/status, coverage, gaps, data) "
+                "but not written. Run backfills against a writable store (--data DIR or "
+                "CANDLEKIT_DATA), or make this one writable.")
+        if primary == 3 or err in (errno.EACCES, errno.EPERM) or "permission" in text:
+            return StoreError(
+                f"Permission denied on the task registry {self.path} ({exc}). Give this "
+                f"user write access to {self.path.parent} (and the file), or use a store "
+                "you own (--data DIR).")
+        if primary in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
+            return StoreError(
+                f"The task registry {self.path} is damaged: {exc}. Candles are not stored "
+                "there: move the file away to start a fresh registry (the task history and "
+                "the recorded upstream availability are lost; the candles are not).")
+        if primary == 14 and not self.path.parent.exists():  # SQLITE_CANTOPEN
+            return StoreError(f"The task registry's directory {self.path.parent} does not "
+                              f"exist ({exc}): check --data / the store root.")
+        return StoreError(
+            f"The task registry {self.path} could not be {'written' if write else 'read'}: "
+            f"{exc}. This is an I/O problem of the machine (disk, filesystem or "
+            "permissions), not of the task: fix it and run the command again; stored "
+            "candles are intact.")
+
+    def _init(self, *, write: bool = True) -> bool:
+        """Create or migrate the schema; False when the registry can only be read."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise self._unreadable(exc) from exc
+        except OSError as exc:
+            if not write and self.path.exists():
+                return False
+            raise self._error(exc, write=True) from exc
+        except sqlite3.Error as exc:
+            if not write and self.path.exists():
+                return False
+            raise self._error(exc, write=True) from exc
         try:
             con.execute("PRAGMA busy_timeout=60000")
+            version = int(con.execute("PRAGMA user_version").fetchone()[0])
+            if version >= _SCHEMA_VERSION:  # nothing to create or migrate
+                self._ready = True
+                return True
             mode = con.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
                 con.execute("PRAGMA journal_mode=WAL")
             con.execute("BEGIN IMMEDIATE")
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    con.execute(stmt)
-            con.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            version = int(con.execute("PRAGMA user_version").fetchone()[0])
+            if version < _SCHEMA_VERSION:
+                have = {r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        con.execute(stmt)
+                if version == 1 or (version == 0 and "availability" in have):
+                    _migrate_v1(con)
+                con.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             con.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise self._unreadable(exc) from exc
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if not write and code in (3, 8, 14):  # PERM, READONLY, CANTOPEN: read it as is
+                return False
+            raise self._error(exc, write=True) from exc
         finally:
             con.close()
         self._ready = True
+        return True
 
     # --- tasks --------------------------------------------------------------------------------
 
@@ -449,13 +581,22 @@ class TaskRegistry:
         """
         with self._connect() as con:
             row = self._row(con, task_id)
+        stale = False
         if row["status"] == "running" and not self.is_alive(row):
-            with self._connect(write=True) as con:
-                self._reap(con, self._row(con, task_id))
+            try:
+                with self._connect(write=True) as con:
+                    self._reap(con, self._row(con, task_id))
+            except StoreError:
+                stale = True  # a read-only registry: report it, persist nothing
         with self._connect() as con:
             row = self._row(con, task_id)
             series = con.execute("SELECT * FROM task_series WHERE task_id=? ORDER BY pos",
                                  (task_id,)).fetchall()
+        if stale and row["status"] == "running":
+            row = {**dict(row), "status": "failed",
+                   "error": interrupted_message(row["id"], row["pid"])}
+            series = [{**dict(r), "status": "failed" if r["status"] in ("running", "pending")
+                       else r["status"]} for r in series]
         return _status(row, series)
 
     def get(self, task_id: str) -> TaskStatus:
@@ -547,7 +688,7 @@ class TaskRegistry:
             self._reap(con, row)
             row = self._row(con, task_id)
             if row["status"] == "running":
-                raise TaskError(
+                raise TaskRunningError(
                     f"Task {task_id} is already running (process {row['pid']} on "
                     f"{row['host']}). Wait for it (candlekit tasks show {task_id}) or cancel it "
                     f"(candlekit tasks cancel {task_id}) before running it again.", task_id)
@@ -570,6 +711,19 @@ class TaskRegistry:
                 return False
             con.execute("UPDATE tasks SET heartbeat_ms=? WHERE id=?", (_now_ms(), task_id))
             return not row["cancel_requested"]
+
+    def stop_reason(self, task_id: str, token: str) -> str | None:
+        """Why a run holding ``token`` must stop: ``"deleted"``, ``"claimed"`` (another
+        run took the task over), ``"cancelled"``, or None (it may go on)."""
+        with self._connect() as con:
+            row = None if con is None else con.execute(
+                "SELECT cancel_requested, run_token FROM tasks WHERE id=?",
+                (task_id,)).fetchone()
+        if row is None:
+            return "deleted"
+        if row["run_token"] != token:
+            return "claimed"
+        return "cancelled" if row["cancel_requested"] else None
 
     def set_label(self, task_id: str, label: str) -> None:
         """Record the store label the task writes under."""
@@ -642,64 +796,203 @@ class TaskRegistry:
 
     def availability(self, source: str, symbol: str, interval: str
                      ) -> tuple[int | None, list[tuple[int, int]]]:
-        """The recorded earliest available open time and confirmed-empty ranges of a series.
+        """The trusted earliest available open time and confirmed-empty ranges of a series.
+
+        Records migrated from schema 1 (untrusted) are left out: planning asks for them
+        again.
 
         Returns
         -------
         (int or None, list of (int, int))
             Epoch ms; ranges are ``[start, end)``, sorted.
         """
+        rec = self.availability_record(source, symbol, interval)
+        return rec.earliest, rec.trusted_ranges()
+
+    def availability_record(self, source: str, symbol: str, interval: str) -> Availability:
+        """Everything recorded about what one upstream series does not serve.
+
+        Returns
+        -------
+        Availability
+        """
         with self._connect() as con:
             if con is None:
-                return None, []
-            row = con.execute("SELECT earliest_available FROM availability WHERE source=? AND "
-                              "symbol=? AND interval=?", (source, symbol, interval)).fetchone()
+                return Availability()
+            row = con.execute(
+                "SELECT earliest_available, next_check_ms, checks FROM availability WHERE "
+                "source=? AND symbol=? AND interval=?", (source, symbol, interval)).fetchone()
             ranges = con.execute(
-                "SELECT start_ms, end_ms FROM empty_ranges WHERE source=? AND symbol=? AND "
-                "interval=? ORDER BY start_ms", (source, symbol, interval)).fetchall()
-        return (None if row is None else int(row[0]),
-                [(int(a), int(b)) for a, b in ranges])
+                "SELECT start_ms, end_ms, observed_ms, next_check_ms, checks FROM empty_ranges "
+                "WHERE source=? AND symbol=? AND interval=? ORDER BY start_ms",
+                (source, symbol, interval)).fetchall()
+        trusted = row is not None and int(row["checks"]) >= 0
+        return Availability(
+            earliest=int(row["earliest_available"]) if trusted else None,
+            earliest_next_check=int(row["next_check_ms"]) if trusted else 0,
+            earliest_checks=int(row["checks"]) if trusted else 0,
+            ranges=[EmptyRange(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]))
+                    for r in ranges])
 
     def set_earliest_available(self, source: str, symbol: str, interval: str, t0: int,
                                *, observed_ms: int) -> int:
-        """Record that the upstream serves nothing before ``t0``; returns the value kept.
+        """Record that a non-empty answer showed nothing served before ``t0``.
 
-        The earliest available time only moves forward (the upstream's retention window
-        slides), except when a later observation at an earlier clock says otherwise.
+        Call it only on evidence: an answer that served candles from ``t0`` on and none
+        in the earlier part it was asked for (never on an empty answer). An earlier ``t0``
+        than the one recorded replaces it (history exists before the old boundary); a
+        later one too (the retention window slid on). The record is due to be checked
+        again after :func:`recheck_spacing_ms` (longer after each observation that agrees).
+
+        Returns
+        -------
+        int
+            The value kept (``t0``).
         """
+        t0 = int(t0)
         with self._connect(write=True) as con:
             row = con.execute(
-                "SELECT earliest_available, observed_ms FROM availability WHERE source=? "
+                "SELECT earliest_available, checks FROM availability WHERE source=? "
                 "AND symbol=? AND interval=?", (source, symbol, interval)).fetchone()
-            if row is not None and row[0] >= t0:
-                return int(row[0])
-            con.execute("INSERT OR REPLACE INTO availability VALUES (?, ?, ?, ?, ?)",
-                        (source, symbol, interval, int(t0), int(observed_ms)))
-        return int(t0)
+            if row is None or int(row["checks"]) < 0 or t0 < int(row["earliest_available"]):
+                checks = 0
+            else:
+                checks = int(row["checks"]) + 1
+            con.execute("INSERT OR REPLACE INTO availability (source, symbol, interval, "
+                        "earliest_available, observed_ms, next_check_ms, checks) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (source, symbol, interval, t0, int(observed_ms),
+                         int(observed_ms) + recheck_spacing_ms(checks), checks))
+        return t0
+
+    def postpone_earliest_check(self, source: str, symbol: str, interval: str, *,
+                                now_ms: int) -> None:
+        """A check of the earliest available time was inconclusive: try again later."""
+        with self._connect(write=True) as con:
+            con.execute("UPDATE availability SET next_check_ms=? WHERE source=? AND "
+                        "symbol=? AND interval=? AND checks>=0",
+                        (int(now_ms) + RECHECK_FIRST_MS, source, symbol, interval))
+
+    def forget_earliest_available(self, source: str, symbol: str, interval: str) -> None:
+        """Drop the earliest available time of a series (candles were seen before it)."""
+        with self._connect(write=True) as con:
+            con.execute("DELETE FROM availability WHERE source=? AND symbol=? AND "
+                        "interval=?", (source, symbol, interval))
+
+    def record_empty(self, source: str, symbol: str, interval: str,
+                     confirmed: Sequence[tuple[int, int]], *,
+                     resolved: Sequence[tuple[int, int]] = (), observed_ms: int) -> None:
+        """Update the empty ranges of a series from what answers showed.
+
+        Parameters
+        ----------
+        confirmed : sequence of (int, int)
+            ``[start, end)`` ranges one answer served candles on both sides of, and none
+            inside: strong evidence of absence.
+        resolved : sequence of (int, int)
+            Ranges the answers settled (candles received, or confirmed absent): records
+            there are replaced by what the answers showed. Records elsewhere stay as
+            they are (an empty answer settles nothing).
+        observed_ms : int
+            The server clock of the answers.
+        """
+        confirmed = [(int(a), int(b)) for a, b in confirmed if b > a]
+        resolved = [(int(a), int(b)) for a, b in [*resolved, *confirmed] if b > a]
+        if not resolved:
+            return
+        lo, hi = min(a for a, _ in resolved), max(b for _, b in resolved)
+        with self._connect(write=True) as con:
+            old = con.execute(
+                "SELECT start_ms, end_ms, observed_ms, next_check_ms, checks FROM empty_ranges "
+                "WHERE source=? AND symbol=? AND interval=? AND end_ms>? AND start_ms<?",
+                (source, symbol, interval, lo, hi)).fetchall()
+            if not old and not confirmed:
+                return
+            rows: list[tuple[int, int, int, int, int]] = []
+            for a, b, seen, due, checks in old:
+                for x, y in subtract_ranges([(int(a), int(b))], resolved):
+                    rows.append((x, y, int(seen), int(due), int(checks)))
+            for a, b in confirmed:
+                agreed = [int(r[4]) for r in old if int(r[4]) >= 0 and r[0] < b and r[1] > a]
+                checks = max(agreed) + 1 if agreed else 0
+                rows.append((a, b, int(observed_ms),
+                             int(observed_ms) + recheck_spacing_ms(checks), checks))
+            con.execute("DELETE FROM empty_ranges WHERE source=? AND symbol=? AND interval=? "
+                        "AND end_ms>? AND start_ms<?", (source, symbol, interval, lo, hi))
+            con.executemany(
+                "INSERT OR REPLACE INTO empty_ranges (source, symbol, interval, start_ms, "
+                "end_ms, observed_ms, next_check_ms, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(source, symbol, interval, *r) for r in merge_rows(rows)])
 
     def add_empty_ranges(self, source: str, symbol: str, interval: str,
                          ranges: Sequence[tuple[int, int]], *, observed_ms: int) -> None:
-        """Record ``[start, end)`` ranges the upstream confirmed empty (merged with the rest)."""
-        ranges = [(int(a), int(b)) for a, b in ranges if b > a]
-        if not ranges:
-            return
-        lo, hi = min(a for a, _ in ranges), max(b for _, b in ranges)
+        """Record ``[start, end)`` ranges as confirmed empty (see :meth:`record_empty`)."""
+        self.record_empty(source, symbol, interval, ranges, observed_ms=observed_ms)
+
+    def postpone_range_check(self, source: str, symbol: str, interval: str, start: int,
+                             *, now_ms: int) -> None:
+        """A check of the empty range starting at ``start`` was inconclusive: later."""
         with self._connect(write=True) as con:
-            old = con.execute(
-                "SELECT start_ms, end_ms FROM empty_ranges WHERE source=? AND symbol=? AND "
-                "interval=? AND end_ms>=? AND start_ms<=?",
-                (source, symbol, interval, lo, hi)).fetchall()
-            merged: list[list[int]] = []
-            for a, b in sorted([*ranges, *((int(a), int(b)) for a, b in old)]):
-                if merged and a <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], b)
-                else:
-                    merged.append([a, b])
-            con.execute("DELETE FROM empty_ranges WHERE source=? AND symbol=? AND interval=? "
-                        "AND end_ms>=? AND start_ms<=?", (source, symbol, interval, lo, hi))
-            con.executemany("INSERT INTO empty_ranges VALUES (?, ?, ?, ?, ?, ?)",
-                            [(source, symbol, interval, a, b, int(observed_ms))
-                             for a, b in merged])
+            con.execute("UPDATE empty_ranges SET next_check_ms=? WHERE source=? AND "
+                        "symbol=? AND interval=? AND start_ms=?",
+                        (int(now_ms) + RECHECK_FIRST_MS, source, symbol, interval, int(start)))
+
+    def clear_availability(self, *, source: str | None = None, symbol: str | None = None,
+                           interval: str | None = None) -> tuple[int, int]:
+        """Forget recorded earliest available times and empty ranges (all, or filtered).
+
+        The next backfill asks the upstream for those ranges again. Candles are not
+        touched.
+
+        Returns
+        -------
+        (int, int)
+            Earliest-available records and empty ranges removed.
+        """
+        where, args = [], []
+        for col, value in (("source", source), ("symbol", symbol), ("interval", interval)):
+            if value is not None:
+                where.append(f"{col}=?")
+                args.append(value)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        if not self.path.exists():
+            return 0, 0
+        with self._connect(write=True) as con:
+            n1 = con.execute(f"DELETE FROM availability{cond}", args).rowcount
+            n2 = con.execute(f"DELETE FROM empty_ranges{cond}", args).rowcount
+        return int(n1), int(n2)
+
+
+def _filesystem_errno(directory: Path) -> int | None:
+    """Why a file in ``directory`` could not be opened, as an errno guess, or None."""
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return None
+    if st.f_flag & os.ST_RDONLY:
+        return errno.EROFS
+    if st.f_bavail == 0 and st.f_blocks:
+        return errno.ENOSPC
+    if not os.access(directory, os.W_OK):
+        return errno.EACCES
+    return None
+
+
+def _migrate_v1(con: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: recheck columns; every old record of absence becomes untrusted.
+
+    Schema 1 recorded ranges as confirmed empty after a few empty answers in a row, and
+    could move the earliest available time forward on such answers: none of it is
+    evidence, so the next run asks for those ranges again (``checks = -1``).
+    """
+    for table in ("availability", "empty_ranges"):
+        cols = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+        if "next_check_ms" not in cols:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN next_check_ms INTEGER NOT NULL "
+                        "DEFAULT 0")
+        if "checks" not in cols:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN checks INTEGER NOT NULL DEFAULT 0")
+        con.execute(f"UPDATE {table} SET checks=-1, next_check_ms=0")
 
 
 def _status(row: sqlite3.Row, series_rows: Sequence[sqlite3.Row]) -> TaskStatus:

@@ -11,19 +11,30 @@ memory): an unknown coin fails the task with nothing written.
 
 What the upstream does not have
 -------------------------------
-Every empty answer is asked again (up to :data:`EMPTY_CONFIRMATIONS` times, over a range
-widened up to the server clock so the answer also says where data resumes): an empty
-answer can be a glitch. A hole at the start of a range is then either
+An empty answer is never evidence: an upstream under load can answer ``[]`` for candles
+it has. Every empty answer is asked again (up to :data:`EMPTY_CONFIRMATIONS` times, over a
+range widened up to the server clock so that the answer also says where data resumes).
+Absence is recorded only from non-empty answers:
 
-* history the upstream no longer has (retention, or before the coin's listing): when
-  the range starts at the requested start, or nothing is served just before it. The
-  series' ``earliest_available`` is recorded (per source label, symbol and interval) and
-  nothing before it is ever requested again;
-* an outage inside the available history: when the upstream served candles just before
-  it. Such ranges, and the holes between the candles of a page or after the last candle
-  of a complete answer, are recorded as confirmed empty and not requested again.
+* a hole between two candles of **one** answer is an outage (or a bucket without trades):
+  recorded as confirmed empty. A request for a gap between stored candles asks for one
+  bucket more than the gap, so the stored candle after it is in the answer;
+* a hole at the start of an answer is bridged: one more request from the last candle
+  known before the hole to the first one after it. If that answer serves both, the hole
+  is an outage (recorded); if it serves only the later one, the upstream no longer has
+  the earlier history (retention or listing) and the series' ``earliest_available`` is
+  recorded (per source label, symbol and interval). A hole at the task's start needs no
+  bridge: the answer asked from there started later;
+* nothing is recorded from a hole after the last candle of an answer (a quiet coin, the
+  clock): the next run asks for it again.
 
-Only buckets that closed before the server clock are ever recorded empty.
+A range for which every answer stayed empty is *unresolved*: nothing is recorded, it is
+asked for once more at the end of its series, and if it is still empty the task ends
+``partial`` with a note naming the ranges. Records of absence are checked again later
+(:func:`candlekit.backfill.registry.recheck_spacing_ms`), at most
+:data:`MAX_RECHECKS` ranges per series and run, each by one request that spans it (the
+``earliest_available`` boundary by one request from the task's start). Only buckets that
+closed before the server clock are ever recorded empty.
 """
 
 from __future__ import annotations
@@ -38,8 +49,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import SeriesNotFoundError
+from ..errors import SeriesNotFoundError, TaskDeletedError, TaskError
 from ..intervals import bucket_ordinal, close_ms, ordinal_to_ms, parse_interval
+from ..sources.http import backoff_delay
 from ..store import Store
 from .plan import (
     FetchRange,
@@ -51,9 +63,12 @@ from .plan import (
 )
 from .registry import HEARTBEAT_EVERY_S, TaskRegistry, iso
 
-__all__ = ["EMPTY_CONFIRMATIONS", "Runner", "TaskCancelled", "short_time"]
+__all__ = ["EMPTY_CONFIRMATIONS", "MAX_RECHECKS", "Runner", "TaskCancelled", "short_time"]
 
+#: An empty answer is asked again this many times before the range counts as unresolved.
 EMPTY_CONFIRMATIONS = 3
+#: Recorded empty ranges checked again per series and run, at most (the due ones first).
+MAX_RECHECKS = 3
 #: Pages are written to the store in batches of at least this many candles, or after this
 #: many seconds, whichever comes first (and always at the end of a series, on cancel and on
 #: failure). Each store write rewrites the period file it touches, so page-by-page writes
@@ -81,10 +96,13 @@ class _Fetched:
     """The outcome of asking for ``[s, end)``."""
 
     frame: pd.DataFrame          # candles in [s, end), oldest first
-    cover: int                   # [s, cover) is settled: fetched or confirmed absent
+    cover: int                   # [s, cover) is settled by the answer
     first_t: int | None          # first candle at or after s (may be >= end); None: none
     now: int                     # server clock of the last answer
     end: int                     # the range's end by that clock
+    raw_t: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    asked: int = 1               # requests it took (all but one empty)
+    unresolved: bool = False     # every answer was empty: nothing is known
 
 
 @dataclass
@@ -94,13 +112,20 @@ class _Series:
     plan: SeriesPlan | None = None
     label: str = ""
     earliest: int | None = None
-    seen_min: int | None = None          # earliest candle received this run
+    stored_t: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    last_t: int | None = None            # latest candle received this run
     held: tuple[int, int, Any] | None = None  # (start, end, page) fetched before writing
-    fetched: int = 0
+    fetched: int = 0                     # candles written to the store this run
     unavailable: int = 0
     planned: int = 0
     done: int = 0
-    new_empty: list[tuple[int, int]] = field(default_factory=list)
+    confirmed: list[tuple[int, int]] = field(default_factory=list)   # strong evidence
+    resolved: list[tuple[int, int]] = field(default_factory=list)    # settled by answers
+    unresolved: list[tuple[int, int, int]] = field(default_factory=list)  # (a, b, asked)
+    rechecked: list[tuple[int, int, str]] = field(default_factory=list)   # (a, b, outcome)
+    earliest_note: str = ""
+    had_ranges: bool = False             # the registry held empty ranges when planned
+    unreported: int = 0                  # candles written, not yet added to the registry
     hi: int = 0                          # exclusive end actually reached
     note: str = ""
     pending: list[pd.DataFrame] = field(default_factory=list)  # fetched, not yet stored
@@ -110,6 +135,10 @@ class _Series:
     @property
     def key(self) -> str:
         return f"{self.symbol} {self.interval}"
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.unresolved)
 
 
 class Runner:
@@ -127,10 +156,13 @@ class Runner:
         Show a ``tqdm.auto`` bar (total = buckets planned, one update per page).
     cancel_event : threading.Event, optional
         Set it to stop the task between two pages.
+    recheck : bool, default False
+        Forget the recorded availability of the task's series first.
     """
 
     def __init__(self, registry: TaskRegistry, task_id: str, source: Any, store: Store, *,
-                 progress: bool = True, cancel_event: threading.Event | None = None):
+                 progress: bool = True, cancel_event: threading.Event | None = None,
+                 recheck: bool = False):
         self.registry = registry
         self.task_id = task_id
         self.source = source
@@ -141,6 +173,9 @@ class Runner:
         self._bar: Any = None
         self._synced = False
         self._requests = 0
+        self._empty_streak = 0
+        self.recheck = recheck
+        self._cleared: set[tuple[str, str, str]] = set()
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -175,9 +210,22 @@ class Runner:
                     self._prepare(sr)
                 for sr in series:
                     self._run_series(sr)
-            self.registry.finish(self.task_id, self.token, "completed",
+            status = "partial" if any(sr.partial for sr in series) else "completed"
+            self.registry.finish(self.task_id, self.token, status,
                                  note=self._task_note(series))
         except TaskCancelled:
+            reason = self.registry.stop_reason(self.task_id, self.token)
+            if reason == "deleted":
+                raise TaskDeletedError(
+                    f"task {self.task_id} was deleted while running: it stopped after its "
+                    f"current page; the {sum(sr.fetched for sr in series):,} candles it "
+                    "wrote stay in the store (start a new backfill to continue).",
+                    self.task_id) from None
+            if reason == "claimed":
+                raise TaskError(
+                    f"task {self.task_id} was taken over by another run while running (its "
+                    "heartbeat stopped for too long?): this run stopped; `candlekit tasks "
+                    f"show {self.task_id}` shows the other one.", self.task_id) from None
             self.registry.finish(self.task_id, self.token, "cancelled",
                                  note="cancelled; resume it to continue from what is stored")
         except KeyboardInterrupt:
@@ -237,7 +285,11 @@ class Runner:
 
     def _plan(self, sr: _Series) -> SeriesPlan:
         sr.label = str(self.source.label)
-        earliest, empties = self.registry.availability(sr.label, sr.symbol, sr.interval)
+        if self.recheck and (sr.label, sr.symbol, sr.interval) not in self._cleared:
+            self.registry.clear_availability(source=sr.label, symbol=sr.symbol,
+                                             interval=sr.interval)
+            self._cleared.add((sr.label, sr.symbol, sr.interval))
+        avail = self.registry.availability_record(sr.label, sr.symbol, sr.interval)
         now = self._now()
         iv = parse_interval(sr.interval)
         hi = self.end_ms if self.end_ms is not None else int(
@@ -253,14 +305,19 @@ class Runner:
                 df = None
             if df is not None and len(df):
                 t, closed = df.index.asi8, df["closed"].to_numpy(dtype=bool)
-        sr.earliest = earliest
+        sr.stored_t = t[closed]
+        sr.earliest = avail.earliest
+        sr.had_ranges = bool(avail.ranges)
+        self._avail = avail
         return plan_series(t, closed, interval=sr.interval, alignment=self.alignment,
                            start=self.start_ms, end=self.end_ms, now=now,
-                           earliest_available=earliest, empty_ranges=empties,
-                           only_gaps=self.only_gaps)
+                           earliest_available=avail.earliest,
+                           empty_ranges=avail.trusted_ranges(), only_gaps=self.only_gaps)
 
     def _prepare(self, sr: _Series) -> None:
         sr.plan = self._plan(sr)
+        if self._probe_earliest(sr):  # the recorded boundary was wrong: history exists
+            sr.plan = self._plan(sr)
         if sr.plan.ranges:
             first = sr.plan.ranges[0]
             req_end = self._request_end(sr, first, first.start)
@@ -273,6 +330,8 @@ class Runner:
             self._synced = True
             if label != sr.label or moved:  # the first answer moved the clock or the label
                 sr.plan = self._plan(sr)
+                if self._probe_earliest(sr):
+                    sr.plan = self._plan(sr)
                 if not sr.plan.ranges or sr.plan.ranges[0].start != first.start:
                     page = None
             if page is not None:
@@ -284,6 +343,38 @@ class Runner:
         self._add_planned(sr, sr.plan.buckets)
         self._update(sr, status="pending", earliest_available=sr.earliest,
                      unavailable=sr.unavailable, confirmed_empty=sr.plan.confirmed_empty)
+
+    def _probe_earliest(self, sr: _Series) -> bool:
+        """Check a recorded ``earliest_available`` that is due, with one request from the
+        task's start; True when candles exist before it (the record is dropped)."""
+        plan, avail = sr.plan, self._avail
+        if (plan is None or avail.earliest is None or not plan.unavailable
+                or avail.earliest <= plan.lo or avail.earliest_next_check > plan.now):
+            return False
+        e = max(self._horizon(sr), self._next(sr, avail.earliest))
+        page = None
+        for i in range(1 + EMPTY_CONFIRMATIONS):
+            self._check_cancel()
+            page = self._fetch(sr, plan.lo, e, reask=i > 0)
+            if len(page.frame):
+                break
+        if page is None or not len(page.frame):
+            self.registry.postpone_earliest_check(sr.label, sr.symbol, sr.interval,
+                                                  now_ms=plan.now)
+            sr.earliest_note = (f"the check of the recorded start of history "
+                                f"({short_time(avail.earliest)}) got only empty answers; it "
+                                "is checked again by a later run")
+            return False
+        first = int(page.frame.index.asi8[0])
+        if first < avail.earliest:
+            self.registry.forget_earliest_available(sr.label, sr.symbol, sr.interval)
+            sr.earliest_note = (f"the upstream serves candles from {short_time(first)}, "
+                                f"before the recorded start of history "
+                                f"({short_time(avail.earliest)}): fetched again")
+            return True
+        sr.earliest = self.registry.set_earliest_available(
+            sr.label, sr.symbol, sr.interval, first, observed_ms=int(page.server_now_ms))
+        return False
 
     def _bucket(self, sr: _Series, ms: int) -> int:
         return int(bucket_ordinal(np.array([ms]), sr.interval, alignment=self.alignment)[0])
@@ -319,9 +410,11 @@ class Runner:
 
     def _request_end(self, sr: _Series, rng: FetchRange, s: int) -> int:
         """End to ask for from ``s``: a tail range asks for a whole page's worth, so that
-        a clock known only from an older answer costs no extra request."""
+        a clock known only from an older answer costs no extra request; another range
+        asks for one bucket more (the stored candle after the gap, so that the answer
+        shows both sides of a hole at its end)."""
         if not rng.tail:
-            return rng.end
+            return self._next(sr, rng.end)
         iv = parse_interval(sr.interval)
         page_end = int(ordinal_to_ms(bucket_ordinal(np.array([s]), iv, alignment=self.alignment)
                                      + self.limit, iv, alignment=self.alignment)[0])
@@ -336,6 +429,14 @@ class Runner:
             stats = getattr(self.source, "stats", None)
             if hasattr(stats, "add"):
                 stats.add(retries=1, failure="empty")
+            self._empty_streak += 1
+            factor = getattr(self.source, "backoff_factor", 0.0)
+            if isinstance(factor, (int, float)) and factor > 0:  # an upstream under load
+                time.sleep(backoff_delay(self._empty_streak, factor=float(factor),
+                                         maximum=float(getattr(self.source, "backoff_max",
+                                                               30.0))))
+        else:
+            self._empty_streak = 0
         page = self.source.fetch_page(sr.symbol, sr.interval, int(s), int(e))
         self._requests += int(getattr(page, "requests", 1))
         return page
@@ -365,21 +466,26 @@ class Runner:
 
     def _settle(self, sr: _Series, page: Any, s: int, e: int, req_end: int
                 ) -> _Fetched | None:
-        """What a non-empty answer to ``[s, req_end)`` says about ``[s, e)``."""
-        if not len(page.frame):
+        """What an answer to ``[x, req_end)`` (``x <= s``) says about ``[s, e)``; None when
+        it holds no candle at or after ``s``."""
+        t = page.frame.index.asi8
+        k = int(np.searchsorted(t, s))
+        if k == len(t):
             return None
         now = int(page.server_now_ms)
-        t = page.frame.index.asi8
         inside = self._clean(sr, page.frame, s, e, now)
         if page.full and int(t[-1]) < e:  # the server gave its maximum: more may follow
             cover = self._next(sr, int(t[-1]))
         else:  # the answer holds everything in [s, min(e, req_end))
             cover = min(e, req_end)
-        return _Fetched(inside, cover, int(t[0]), now, e)
+        return _Fetched(inside, cover, int(t[k]), now, e, raw_t=t)
 
     def _get(self, sr: _Series, rng: FetchRange, s: int,
              held: tuple[int, Any] | None = None) -> _Fetched:
-        """Ask for ``rng`` from ``s``; an empty answer is asked again, widened to the clock."""
+        """Ask for ``rng`` from ``s``; an empty answer is asked again, widened to the
+        clock, and last from the latest candle known before ``s``: an answer that serves
+        that candle and nothing after it says the upstream has nothing newer (a quiet
+        coin); only when every answer is empty is the range unresolved."""
         if held is None:
             req_end = self._request_end(sr, rng, s)
             page = self._fetch(sr, s, req_end)
@@ -389,26 +495,49 @@ class Runner:
         got = self._settle(sr, page, s, e, req_end)
         if got is not None:
             return got
+        asked = 1
+        wide = req_end
         for _ in range(EMPTY_CONFIRMATIONS):
-            if s >= self._open_bucket(sr, int(page.server_now_ms)):
-                break  # only the bucket holding the clock (or later): nothing to confirm
             self._check_cancel()
             wide = max(req_end, self._horizon(sr))
             page = self._fetch(sr, s, wide, reask=True)
+            asked += 1
             e = min(e, self._range_end(sr, rng)) if rng.tail else e
             got = self._settle(sr, page, s, e, wide)
             if got is not None:
+                got.asked = asked
                 return got
-        return _Fetched(page.frame.iloc[:0], e, None, int(page.server_now_ms), e)
+        self._check_cancel()
+        page = self._fetch(sr, self._anchor(sr, s), wide, reask=True)
+        asked += 1
+        got = self._settle(sr, page, s, e, wide)
+        if got is not None:
+            got.asked = asked
+            return got
+        now = int(page.server_now_ms)
+        return _Fetched(page.frame.iloc[:0], e, None, now, e, raw_t=page.frame.index.asi8,
+                        asked=asked, unresolved=not len(page.frame))
 
-    def _served_before(self, sr: _Series, s: int) -> bool:
-        """Whether the upstream serves the candle just before ``s`` (asked until sure)."""
-        prev = self._prev(sr, s)
+    def _ask(self, sr: _Series, s: int, e: int) -> tuple[Any, int]:
+        """One answer for ``[s, e)``, asked again while empty; (page, requests it took)."""
+        page = None
         for i in range(1 + EMPTY_CONFIRMATIONS):
             self._check_cancel()
-            if len(self._fetch(sr, prev, s, reask=i > 0).frame):
-                return True
-        return False
+            page = self._fetch(sr, s, e, reask=i > 0)
+            if len(page.frame):
+                return page, i + 1
+        return page, 1 + EMPTY_CONFIRMATIONS
+
+    def _anchor(self, sr: _Series, a: int) -> int:
+        """Open time of the latest candle known before ``a`` (stored, or received this
+        run), else of the bucket before ``a``."""
+        best = None
+        i = int(np.searchsorted(sr.stored_t, a)) - 1
+        if i >= 0:
+            best = int(sr.stored_t[i])
+        if sr.last_t is not None and sr.last_t < a and (best is None or sr.last_t > best):
+            best = sr.last_t
+        return best if best is not None else self._prev(sr, a)
 
     # --- one series -----------------------------------------------------------------------------
 
@@ -423,8 +552,18 @@ class Runner:
         try:
             for rng in plan.ranges:
                 self._run_range(sr, rng)
+                self._record(sr)
+            if sr.unresolved:  # once more: an upstream under load may answer this time
+                again, sr.unresolved = sr.unresolved, []
+                for a, b, _ in again:
+                    tail = b >= self._horizon(sr)
+                    self._run_range(sr, FetchRange(a, b, self._count(sr, a, b), tail))
+                    self._record(sr)
+            self._recheck_due(sr)
         finally:
             self._flush(sr)  # what was fetched is valid: keep it, even when stopping
+            with contextlib.suppress(Exception):  # the original error matters more
+                self._record(sr)
         if sr.planned > sr.done:
             self._advance(sr, sr.planned - sr.done)
         self._finish_series(sr)
@@ -460,17 +599,18 @@ class Runner:
             sr.held = None
             got = self._get(sr, rng, s, held)  # type: ignore[arg-type]
             e = got.end
-            hole_end = e if got.first_t is None else min(got.first_t, e)
-            if hole_end > s:
-                self._hole(sr, s, hole_end, got, leading=first)
-            self._interior_holes(sr, got)
+            if got.unresolved:  # every answer was empty: no evidence of anything
+                self._unresolved(sr, s, e, got)
+            else:
+                # a hole at the start, unless the answer also served a candle before it
+                hole_end = e if got.first_t is None else min(got.first_t, e)
+                if (got.first_t is not None and hole_end > s
+                        and not (len(got.raw_t) and got.raw_t[0] < s)):
+                    self._hole(sr, s, hole_end, got, leading=first)
+                self._interior_holes(sr, s, got)
+                sr.resolved.append((s, got.cover))
             if len(got.frame):
                 self._write(sr, got.frame)
-                t0 = int(got.frame.index.asi8[0])
-                sr.seen_min = t0 if sr.seen_min is None else min(sr.seen_min, t0)
-                after_last = self._next(sr, int(got.frame.index.asi8[-1]))
-                if after_last < got.cover:  # a complete answer ending early: confirmed empty
-                    self._empty(sr, after_last, got.cover, got.now)
             n = self._count(sr, s, got.cover)
             if covered + n > budget:  # a tail range that grew with the clock
                 self._add_planned(sr, covered + n - budget)
@@ -483,50 +623,119 @@ class Runner:
         if budget > covered:
             self._advance(sr, budget - covered)
 
-    def _hole(self, sr: _Series, a: int, b: int, got: _Fetched, *, leading: bool) -> None:
-        """``[a, b)`` came back empty: an outage, or history the upstream does not have."""
-        lo = sr.plan.lo if sr.plan is not None else a
-        data_before = sr.seen_min is not None and sr.seen_min < a
-        if not leading or data_before:
-            self._empty(sr, a, b, got.now)
-            return
-        if a > lo and self._served_before(sr, a):
-            sr.seen_min = self._prev(sr, a) if sr.seen_min is None else sr.seen_min
-            self._empty(sr, a, b, got.now)
-            return
-        if got.first_t is None:  # nothing at all from a up to the clock
-            self._empty(sr, a, b, got.now)
-            return
-        kept = self.registry.set_earliest_available(sr.label, sr.symbol, sr.interval,
-                                                    got.first_t, observed_ms=got.now)
-        sr.earliest = kept
-        sr.unavailable += self._count(sr, a, min(b, kept))
+    def _unresolved(self, sr: _Series, a: int, b: int, got: _Fetched) -> None:
+        """Only empty answers for ``[a, b)``, even from the candle before it: believed to
+        exist, not fetched."""
+        if b > a:
+            sr.unresolved.append((a, b, got.asked))
 
-    def _interior_holes(self, sr: _Series, got: _Fetched) -> None:
-        t = got.frame.index.asi8
+    def _hole(self, sr: _Series, a: int, b: int, got: _Fetched, *, leading: bool) -> None:
+        """A non-empty answer asked from ``a`` started at ``b``: an outage, or history the
+        upstream does not have. Decided from the answers, never from an empty one."""
+        lo = sr.plan.lo if sr.plan is not None else a
+        if leading and a <= lo and sr.last_t is None:
+            # asked from the task's start, served from b: nothing is served before b
+            self._set_earliest(sr, a, b, got.first_t or b, got.now)
+            return
+        anchor = self._anchor(sr, a)
+        page, asked = self._ask(sr, anchor, self._next(sr, got.first_t or b))
+        if not len(page.frame):
+            sr.unresolved.append((a, b, asked))
+            return
+        self._evidence(sr, a, b, page, anchor=anchor)
+
+    def _evidence(self, sr: _Series, a: int, b: int, page: Any, *, anchor: int) -> None:
+        """What a non-empty answer asked from ``anchor`` shows about ``[a, b)``."""
+        now = int(page.server_now_ms)
+        t = page.frame.index.asi8
+        inside = self._clean(sr, page.frame, a, b, now)
+        if len(inside):  # candles the earlier answer did not show: data, keep them
+            self._write(sr, inside)
+        first_in = int(t[np.searchsorted(t, a)]) if t[-1] >= a else None
+        if t[0] >= a and first_in is not None:
+            # nothing served from the anchor (a candle once stored, or the bucket before
+            # a) up to first_in: the upstream's history starts there (retention, listing)
+            self._set_earliest(sr, a, min(first_in, b), first_in, now)
+        reach = self._next(sr, int(t[-1])) if page.full else b
+        self._gaps(sr, t, max(a, int(t[0])), min(b, reach), now)
+        if reach < b:  # a full page that did not reach b: the rest is not settled
+            sr.unresolved.append((reach, b, 1))
+        sr.resolved.append((a, min(b, reach)))
+
+    def _set_earliest(self, sr: _Series, a: int, b: int, t0: int, now: int) -> None:
+        kept = self.registry.set_earliest_available(sr.label, sr.symbol, sr.interval,
+                                                    t0, observed_ms=now)
+        sr.earliest = kept
+        skipped = self._count(sr, a, min(b, kept))
+        sr.unavailable += skipped
+        sr.resolved.append((a, b))
+
+    def _gaps(self, sr: _Series, t: np.ndarray, a: int, b: int, now: int) -> None:
+        """Holes between consecutive candles ``t`` of one answer, within ``[a, b)``."""
         if len(t) < 2:
             return
         nxt = ordinal_to_ms(bucket_ordinal(t[:-1], sr.interval, alignment=self.alignment) + 1,
                             sr.interval, alignment=self.alignment)
-        gap = np.flatnonzero(nxt < t[1:])
-        if len(gap):
-            for i in gap.tolist():
-                self._empty(sr, int(nxt[i]), int(t[i + 1]), got.now, flush=False)
-            self._flush_empty(sr, got.now)
+        closed_end = self._open_bucket(sr, now)
+        for i in np.flatnonzero(nxt < t[1:]).tolist():
+            x, y = max(int(nxt[i]), a), min(int(t[i + 1]), b, closed_end)
+            if y > x:
+                sr.confirmed.append((x, y))
 
-    def _empty(self, sr: _Series, a: int, b: int, now: int, *, flush: bool = True) -> None:
-        """Record ``[a, b)`` as confirmed empty upstream (only buckets closed by ``now``)."""
-        b = min(b, self._open_bucket(sr, now))
-        if b > a:
-            sr.new_empty.append((a, b))
-        if flush:
-            self._flush_empty(sr, now)
+    def _interior_holes(self, sr: _Series, s: int, got: _Fetched) -> None:
+        self._gaps(sr, got.raw_t, s, got.cover, got.now)
 
-    def _flush_empty(self, sr: _Series, now: int) -> None:
-        if sr.new_empty:
-            self.registry.add_empty_ranges(sr.label, sr.symbol, sr.interval, sr.new_empty,
-                                           observed_ms=now)
-            sr.new_empty = []
+    def _record(self, sr: _Series) -> None:
+        """Write what the answers so far showed about absence to the registry."""
+        if not sr.confirmed and not (sr.resolved and sr.had_ranges):
+            sr.resolved = []  # nothing to replace: no record there, nothing confirmed
+            return
+        settled = merge_ranges(sr.resolved)
+        open_ = [(a, b) for a, b, _ in sr.unresolved]
+        if open_:
+            settled = _minus(settled, merge_ranges(open_))
+        self.registry.record_empty(sr.label, sr.symbol, sr.interval,
+                                   merge_ranges(sr.confirmed), resolved=settled,
+                                   observed_ms=self._now())
+        sr.had_ranges = sr.had_ranges or bool(sr.confirmed)
+        sr.confirmed, sr.resolved = [], []
+
+    def _recheck_due(self, sr: _Series) -> None:
+        """Check again (one request each) up to :data:`MAX_RECHECKS` recorded empty
+        ranges of the task's range that are due."""
+        plan = sr.plan
+        if plan is None:
+            return  # pragma: no cover - internal
+        if not sr.had_ranges:
+            return  # none recorded when planned (ranges found this run are not due)
+        avail = self.registry.availability_record(sr.label, sr.symbol, sr.interval)
+        due = [r for r in avail.due_ranges(self._now()) if r.end > plan.lo and r.start < plan.hi]
+        for r in due[:MAX_RECHECKS]:
+            self._check_cancel()
+            a, b = max(r.start, plan.lo), min(r.end, plan.hi)
+            anchor = self._anchor(sr, a)
+            page, _ = self._ask(sr, anchor, self._next(sr, b))
+            if not len(page.frame):
+                self.registry.postpone_range_check(sr.label, sr.symbol, sr.interval, r.start,
+                                                   now_ms=self._now())
+                sr.rechecked.append((a, b, "inconclusive (empty answers)"))
+                continue
+            before = sr.fetched + sum(len(f) for f in sr.pending)
+            t = page.frame.index.asi8
+            if t[0] < a and (t[-1] >= b or page.full):  # both sides: settled
+                self._evidence(sr, a, b, page, anchor=anchor)
+                got = sum(len(f) for f in sr.pending) + sr.fetched - before
+                sr.rechecked.append((a, b, f"{got} candles found" if got else "still empty"))
+            else:  # one side only: not evidence either way; keep the record, check later
+                inside = self._clean(sr, page.frame, a, b, int(page.server_now_ms))
+                if len(inside):
+                    self._write(sr, inside)
+                    sr.resolved.append((int(inside.index.asi8[0]),
+                                        self._next(sr, int(inside.index.asi8[-1]))))
+                self.registry.postpone_range_check(sr.label, sr.symbol, sr.interval, r.start,
+                                                   now_ms=self._now())
+                sr.rechecked.append((a, b, "inconclusive (one side served)"))
+            self._record(sr)
 
     def _write(self, sr: _Series, frame: pd.DataFrame) -> None:
         if frame.attrs.get("source") != sr.label:
@@ -534,26 +743,33 @@ class Runner:
             frame.attrs = {**frame.attrs, "source": sr.label}
         sr.pending.append(frame)
         sr.pending_rows += len(frame)
-        sr.fetched += len(frame)
+        t_last = int(frame.index.asi8[-1])
+        sr.last_t = t_last if sr.last_t is None else max(sr.last_t, t_last)
         if (sr.pending_rows >= FLUSH_CANDLES
                 or time.monotonic() - sr.flushed_at >= FLUSH_SECONDS):
-            self._flush(sr)
+            self._flush(sr, report=False)  # the page's progress update carries the count
 
-    def _flush(self, sr: _Series) -> None:
-        """Write the pages fetched since the last flush in one store write."""
+    def _flush(self, sr: _Series, *, report: bool = True) -> None:
+        """Write the pages fetched since the last flush in one store write; the task's
+        ``candles_fetched`` counts them once they are written (with the next registry
+        update, or at once with ``report``)."""
         frames, sr.pending, sr.pending_rows = sr.pending, [], 0
         sr.flushed_at = time.monotonic()
         if not frames:
             return
         if len(frames) == 1:
-            self.store.write(frames[0])
-            return
-        attrs = dict(frames[-1].attrs)
-        both = pd.concat(frames)
-        if not both.index.is_monotonic_increasing or not both.index.is_unique:
-            both = both[~both.index.duplicated(keep="last")].sort_index(kind="stable")
-        both.attrs = attrs
+            both = frames[0]
+        else:
+            attrs = dict(frames[-1].attrs)
+            both = pd.concat(frames)
+            if not both.index.is_monotonic_increasing or not both.index.is_unique:
+                both = both[~both.index.duplicated(keep="last")].sort_index(kind="stable")
+            both.attrs = attrs
         self.store.write(both)
+        sr.fetched += len(both)
+        sr.unreported += len(both)
+        if report:
+            self._update(sr)
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
@@ -567,14 +783,21 @@ class Runner:
         self._update(sr, task_planned=n, add_planned=n)
 
     def _advance(self, sr: _Series, n: int, *, candles: int = 0) -> None:
+        """``n`` planned buckets are settled, ``candles`` of them fetched. The bar counts
+        candles fetched: settled buckets without a candle leave its total instead."""
         n = max(min(n, sr.planned - sr.done), 0)
         sr.done += n
-        if self._bar is not None and n:
-            self._bar.update(n)
-        self._update(sr, task_done=n, candles=candles)
+        if self._bar is not None and (n or candles):
+            if n != candles:
+                self._bar.total = max((self._bar.total or 0) - (n - candles), self._bar.n)
+            self._bar.update(candles)
+        self._update(sr, task_done=n)
 
     def _update(self, sr: _Series, **kw: Any) -> None:
         requests, self._requests = self._requests, 0
+        if sr.unreported:
+            kw["candles"] = kw.get("candles", 0) + sr.unreported
+            sr.unreported = 0
         if not self.registry.update_series(self.task_id, self.token, sr.symbol, sr.interval,
                                            requests=requests, **kw):
             self.cancel_event.set()
@@ -589,15 +812,32 @@ class Runner:
                                if b > lo and a < hi])
         n_empty = count_in_runs(ranges_to_runs(inside, sr.interval, alignment=self.alignment))
         note = self._series_note(sr, inside, n_empty)
-        self._update(sr, status="completed", earliest_available=earliest,
-                     unavailable=sr.unavailable, confirmed_empty=n_empty,
-                     empty_ranges=inside[:100], note=note)
+        self._update(sr, status="partial" if sr.partial else "completed",
+                     earliest_available=earliest, unavailable=sr.unavailable,
+                     confirmed_empty=n_empty, empty_ranges=inside[:100], note=note)
         sr.note = note
+
+    def _ranges_text(self, ranges: list[tuple[int, int]]) -> str:
+        shown = ", ".join(f"[{short_time(a)}, {short_time(b)})"
+                          for a, b in ranges[:_MAX_NOTED_RANGES])
+        more = (f" and {len(ranges) - _MAX_NOTED_RANGES} more"
+                if len(ranges) > _MAX_NOTED_RANGES else "")
+        return shown + more
 
     def _series_note(self, sr: _Series, empties: list[tuple[int, int]], n_empty: int) -> str:
         if sr.plan is None:
             return ""  # pragma: no cover - internal
         parts = []
+        if sr.unresolved:
+            ranges = merge_ranges([(a, b) for a, b, _ in sr.unresolved])
+            n = count_in_runs(ranges_to_runs(ranges, sr.interval, alignment=self.alignment))
+            asked = max(k for _, _, k in sr.unresolved)
+            parts.append(
+                f"INCOMPLETE: {n} candles not fetched: every answer for "
+                f"{self._ranges_text(ranges)} was empty (asked up to {asked} times, twice "
+                f"over). An empty answer is not proof that candles do not exist, so nothing "
+                f"was recorded: run the task again (`candlekit tasks resume {self.task_id}`) "
+                "to fetch them")
         if sr.earliest is not None and sr.earliest > sr.plan.lo and sr.unavailable:
             served = self._count(sr, sr.earliest, self._horizon(sr))
             what = (f"{sr.label} keeps only the last {self.limit} {sr.interval} candles"
@@ -606,15 +846,17 @@ class Runner:
                     f"{short_time(sr.earliest)} (listing or retention)")
             parts.append(f"{what}: history before {short_time(sr.earliest)} is not available "
                          f"upstream; {sr.unavailable} candles requested before it were not "
-                         "fetched")
+                         "fetched (checked again by later runs)")
+        if sr.earliest_note:
+            parts.append(sr.earliest_note)
         if n_empty:
-            shown = ", ".join(f"[{short_time(a)}, {short_time(b)})"
-                              for a, b in empties[:_MAX_NOTED_RANGES])
-            more = f" and {len(empties) - _MAX_NOTED_RANGES} more" if len(
-                empties) > _MAX_NOTED_RANGES else ""
-            parts.append(f"the upstream confirmed {n_empty} candles missing inside its "
-                         f"history (an outage upstream, not a download error; not requested "
-                         f"again): {shown}{more}")
+            parts.append(f"the upstream served candles on both sides of {n_empty} missing "
+                         f"candles inside its history and none inside (an outage upstream, "
+                         f"not a download error; checked again by later runs): "
+                         f"{self._ranges_text(empties)}")
+        if sr.rechecked:
+            parts.append("re-checked recorded empty ranges: " + ", ".join(
+                f"[{short_time(a)}, {short_time(b)}) {what}" for a, b, what in sr.rechecked))
         if not sr.plan.requested:
             parts.append(f"nothing to fetch: the range starts after the server clock "
                          f"({short_time(sr.plan.now)})")
@@ -626,3 +868,19 @@ class Runner:
         notes = [(f"{sr.key}: " if len(series) > 1 else "") + sr.note
                  for sr in series if sr.note]
         return " | ".join(notes)
+
+
+def _minus(ranges: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted disjoint ``ranges`` without the sorted disjoint ``cut`` ranges."""
+    out: list[tuple[int, int]] = []
+    for a, b in ranges:
+        cur = a
+        for c, d in cut:
+            if d <= cur or c >= b:
+                continue
+            if c > cur:
+                out.append((cur, c))
+            cur = max(cur, d)
+        if cur < b:
+            out.append((cur, b))
+    return out

@@ -10,7 +10,10 @@ A source answers one question, "the candles of this coin and interval with open 
 * no candle opens after the server's clock, so paging stops at the bucket after it;
 * an empty page for a range that should hold data (it starts more than a bucket before
   the server's clock) is asked again up to ``confirm_empty`` times (twice that for the
-  first page, or right after a page whose data reached it) before it is believed;
+  first page, or right after a page whose data reached it). An empty answer is never
+  believed: the first page is then asked once more up to the clock (an answer that starts
+  after the range shows the history starts later: the range is empty), and a page that
+  stays empty raises :class:`~candlekit.errors.SourceError`;
 * an empty first page makes the source check the coin against its listing, so a typo
   raises :class:`~candlekit.errors.UnknownSymbolError` instead of returning nothing.
 """
@@ -41,7 +44,26 @@ from ..schema import validate
 from ..timeutil import TimeLike, to_ms, to_timestamp, utc_now_ms
 from .listing import unknown_symbol_message
 
-__all__ = ["Page", "RequestStats", "Source", "SourceConfigError"]
+__all__ = ["Page", "RequestStats", "Source", "SourceConfigError", "check_not_before_epoch"]
+
+
+def check_not_before_epoch(ms: int, given: Any = None) -> None:
+    """Refuse a start before 1970-01-01: no upstream has candles that early.
+
+    Raises
+    ------
+    InvalidTimeError
+        Saying where history starts, instead of the upstream's own rejection (HTTP 422)
+        of a negative ``startTime``.
+    """
+    if ms < 0:
+        raise InvalidTimeError(
+            f"start {to_timestamp(ms).isoformat()} is before 1970-01-01: no upstream has "
+            "candles that early (times are milliseconds since 1970; Hyperliquid's candle "
+            "history starts in 2023, and it keeps only the last 5000 candles of each coin "
+            "and interval). Pass a later start, e.g. 2023-01-01: where a series' history "
+            "really starts is recorded and reported as not available upstream.",
+            given if given is not None else ms)
 
 
 @dataclass(frozen=True)
@@ -305,6 +327,7 @@ class Source(abc.ABC):
             raise InvalidTimeError("start is required: pass an ISO 8601 time such as "
                                    "'2025-01-01' or epoch milliseconds.", start)
         start_ms = to_ms(start)
+        check_not_before_epoch(start_ms, start)
         if end is None:
             end_ms = self._bucket_after(max(utc_now_ms(), self._server_now or 0), iv)
             return _Plan(symbol, iv, start_ms, max(end_ms, start_ms), True)
@@ -393,7 +416,34 @@ class Source(abc.ABC):
             self.stats.add(retries=1, failure="empty")
             page = self.fetch_page(page.symbol, page.interval, page.start_ms, page.end_ms)
             requests += page.requests
-        return dataclasses.replace(page, requests=requests)
+        if page.records or page.start_ms >= page.server_now_ms - iv.nominal_ms:
+            return dataclasses.replace(page, requests=requests)
+        # still empty: an empty answer is not proof. Ask once up to the clock: an answer
+        # that starts after the range says where history starts (retention, listing)
+        probe = None
+        if first:
+            self.stats.add(retries=1, failure="empty")
+            probe = self.fetch_page(page.symbol, page.interval, page.start_ms,
+                                    max(page.end_ms, self._bucket_after(page.server_now_ms, iv)))
+            requests += probe.requests
+            if len(probe.frame) and int(probe.frame.index.asi8[0]) >= page.end_ms:
+                return dataclasses.replace(page, requests=requests)  # nothing that early
+            if len(probe.frame):
+                t = probe.frame.index.asi8
+                frame = probe.frame[t < page.end_ms]
+                frame.attrs = dict(probe.frame.attrs)
+                return dataclasses.replace(page, frame=frame, records=probe.records,
+                                           full=probe.full and int(t[-1]) < page.end_ms,
+                                           requests=requests,
+                                           server_now_ms=probe.server_now_ms)
+        raise SourceError(
+            f"{self.label} kept answering an empty list for {page.symbol} {iv.name} from "
+            f"{to_timestamp(page.start_ms)} to {to_timestamp(page.end_ms)} ({requests} "
+            "requests), where candles should exist"
+            + ("" if probe is None else " (also when asked up to now)")
+            + ". An empty answer is not proof that there are none, so nothing was returned: "
+            "retry later (raise confirm_empty= to ask more often), or use "
+            "candlekit.backfill, which keeps what it got and resumes.")
 
     def iter_pages(self, symbol: str, interval: str, start: TimeLike,
                    end: TimeLike | None = None) -> Iterator[Page]:

@@ -48,7 +48,8 @@ class Hydromancer(InfoSource):
     Raises
     ------
     SourceConfigError
-        When no API key is given or set in the environment.
+        When no API key is given or set in the environment, or a URL is given as the
+        key (``Hydromancer("http://...")``: pass it as ``base_url=``).
     """
 
     name: ClassVar[str] = "hydromancer"
@@ -64,6 +65,11 @@ class Hydromancer(InfoSource):
                  weight_budget: int | None = None, weight_window: float | None = None,
                  confirm_empty: int = 3, fill_budget: bool = False,
                  session: requests.Session | None = None):
+        if isinstance(api_key, str) and _looks_like_url(api_key):
+            raise SourceConfigError(
+                f"Hydromancer's first argument is the API key, but {api_key!r} is a URL: "
+                f"pass it as base_url= (Hydromancer(base_url={api_key!r})), and the key as "
+                f"api_key= or in the environment variable {API_KEY_ENV}.")
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         if not isinstance(key, str) or not key.strip():
             raise SourceConfigError(
@@ -104,6 +110,12 @@ class Hydromancer(InfoSource):
             return (f"Check the API key: set {API_KEY_ENV} (or pass api_key=) to a valid "
                     "Hydromancer key.")
         return super()._status_hint(status)
+
+
+def _looks_like_url(text: str) -> bool:
+    """Whether ``text`` is an http(s) URL (or a host:port), not an API key."""
+    t = text.strip().lower()
+    return t.startswith(("http://", "https://", "127.0.0.1", "localhost:"))
 
 
 @register_source("emulator-hydromancer")

@@ -49,7 +49,7 @@ from ..errors import (
 from ..intervals import Interval
 from ..timeutil import to_timestamp, utc_now_ms
 from ..wire import from_wire
-from .base import Page, RequestStats, Source, SourceConfigError
+from .base import Page, RequestStats, Source, SourceConfigError, check_not_before_epoch
 from .http import RETRY_STATUSES, attempt_hooks, backoff_delay, make_session
 from .listing import build_listing, check_answer, dex_names
 from .ratelimit import BASE_WEIGHT, Reservation, WeightLimiter, limiter_for
@@ -501,6 +501,7 @@ class InfoSource(Source):
         symbol = self._check_symbol_name(symbol)
         iv = self.check_interval(interval)
         start_ms, end_ms = _check_ms("start_ms", start_ms), _check_ms("end_ms", end_ms)
+        check_not_before_epoch(start_ms)
         if end_ms <= start_ms:
             raise InvalidTimeError(f"end_ms ({to_timestamp(end_ms)}) must be after start_ms "
                                    f"({to_timestamp(start_ms)}).", (start_ms, end_ms))

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from ..errors import CorruptFileError
 from ..frame import masked_parts
+from ..fsutil import os_error
 from ..timeutil import to_index
 from .layout import temp_name
 
@@ -163,6 +164,8 @@ def read_info(path: Path, *, keep_open: bool = False) -> FileInfo:
     ------
     FileNotFoundError
         If there is no file at ``path``.
+    StoreError
+        If this user may not read it (not a damaged file).
     CorruptFileError
         If the footer cannot be read, the columns are not the store's, or the ``time``
         statistics are missing.
@@ -173,6 +176,8 @@ def read_info(path: Path, *, keep_open: bool = False) -> FileInfo:
         schema = pf.schema_arrow
     except FileNotFoundError:
         raise
+    except PermissionError as exc:  # not damage: the file is fine, this user cannot read it
+        raise os_error(exc, path, doing="read") from None
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise _corrupt(path, exc) from None
     if not schema.remove_metadata().equals(SCHEMA.remove_metadata()):

@@ -29,6 +29,7 @@ from ..errors import (
     StoreError,
 )
 from ..frame import empty_frame, frame_alignment
+from ..fsutil import translate_os_errors
 from ..intervals import INTERVALS, Interval, parse_interval
 from ..schema import validate
 from ..timeutil import TimeLike, to_ms, to_timestamp
@@ -182,7 +183,9 @@ class Store:
             If ``df`` lacks those attrs or breaks the candle schema; nothing is written.
         StoreError
             If the series is stored under another alignment (1w, 1M), or the symbol or
-            source differs only by case from a stored one.
+            source differs only by case from a stored one; or when the machine refuses
+            the write (disk full, read-only filesystem, permission denied): the message
+            names the path and what to do, and the stored candles are unchanged.
         CorruptFileError
             If a file the write must merge into cannot be read; it is never overwritten.
 
@@ -201,6 +204,13 @@ class Store:
         iv = parse_interval(interval)
         table = frame_to_table(df)
         sdir = series_dir(self.root, source, symbol, iv)
+        with translate_os_errors(sdir):
+            return self._write(df, table, sdir, iv, symbol=symbol, source=source,
+                               alignment=alignment)
+
+    def _write(self, df: pd.DataFrame, table: pa.Table, sdir: Path, iv: Interval, *,
+               symbol: str, source: str, alignment: str) -> WriteStats:
+        stats = WriteStats()
         self._prepare_dirs(source, symbol, sdir)
         with series_lock(sdir):
             stored_alignment = _series_alignment(sdir, iv)
@@ -236,8 +246,9 @@ class Store:
             stored = read_table(info)
         merged, stats = merge_tables(stored, part)
         if stats.inserted or stats.replaced:
-            _mkdir_durable(pdir)
-            write_atomic(path, merged, meta, row_group_ms=row_group_ms(iv))
+            with translate_os_errors(path):
+                _mkdir_durable(pdir)
+                write_atomic(path, merged, meta, row_group_ms=row_group_ms(iv))
             stats.files_written = 1
         return stats
 
@@ -253,6 +264,10 @@ class Store:
         if not self._has_data(source, symbol, iv.name):
             raise self._not_found(symbol, iv.name, source)
         sdir = series_dir(self.root, source, symbol, iv)
+        with translate_os_errors(sdir):
+            return self._delete(sdir, iv)
+
+    def _delete(self, sdir: Path, iv: Interval) -> int:
         removed = 0
         with series_lock(sdir):  # the lock file stays, so waiting writers keep a valid lock
             _remove_stale_temps(sdir)
