@@ -1,4 +1,4 @@
-"""The task registry: one SQLite file, ``<store root>/tasks.sqlite``.
+"""The task registry: one SQLite file, ``<store root>/_candlekit/tasks.sqlite``.
 
 It records every backfill task (what was asked, its status and progress, per series),
 and, per upstream series (source label, symbol, interval), what the upstream no longer
@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..errors import StoreError, TaskError
 from ..store import Store
+from .migrate import registry_path
 
 __all__ = [
     "FINISHED",
@@ -247,7 +248,7 @@ def interrupted_message(task_id: str, pid: int | None) -> str:
 
 
 class TaskRegistry:
-    """Backfill tasks and upstream availability, in ``<root>/tasks.sqlite``.
+    """Backfill tasks and upstream availability, in ``<root>/_candlekit/tasks.sqlite``.
 
     Parameters
     ----------
@@ -266,7 +267,9 @@ class TaskRegistry:
         if isinstance(root, Store):
             root = root.root
         self.root = Path(root).expanduser().absolute()
-        self.path = self.root / TASKS_FILE
+        # <root>/_candlekit/tasks.sqlite (Store.meta_path), moving a legacy <root>/tasks.sqlite
+        # there first (see candlekit.backfill.migrate)
+        self.path = registry_path(self.root, TASKS_FILE, stale_after_s=STALE_AFTER_S)
         self._ready = False
 
     def __repr__(self) -> str:
@@ -315,7 +318,7 @@ class TaskRegistry:
 
     def _init(self) -> None:
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise self._unreadable(exc) from exc
