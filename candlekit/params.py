@@ -4,8 +4,8 @@
 only reads numbers, booleans and ``None``); ``candlekit report -p symbols BTC,ETH`` passes
 ``"BTC,ETH"``. :func:`as_list` turns every such spelling into the list the notebook means,
 and refuses what cannot be meant, so a notebook never asks for the coin ``"['BTC']"``.
-:func:`require_selection` refuses a selection that names nothing stored, so a report
-never renders empty tables and exits 0.
+:func:`require_selection` refuses a selection that names something not stored, so a
+report asked about a coin never renders empty tables and exits 0.
 """
 
 from __future__ import annotations
@@ -107,7 +107,10 @@ def require_selection(coverage: pd.DataFrame, *, root: Any = None,
                       intervals: Sequence[str] | None = None,
                       sources: Sequence[str] | None = None,
                       stored: pd.DataFrame | None = None, **_: Any) -> pd.DataFrame:
-    """Refuse a report selection that matches nothing stored; return ``coverage`` otherwise.
+    """Refuse a selection of symbols, intervals or sources naming something not stored.
+
+    Without a selection (every one ``None``) ``coverage`` is returned as it is, even empty:
+    a report on an empty store says so and how to fill it.
 
     Parameters
     ----------
@@ -130,9 +133,12 @@ def require_selection(coverage: pd.DataFrame, *, root: Any = None,
     Raises
     ------
     SeriesNotFoundError
-        When ``coverage`` is empty: the message says what was asked and what is stored.
+        When a selected symbol, interval or source is not among ``coverage``, or it is
+        empty: the message says what was asked and what is stored.
     """
     asked = {"symbol": symbols, "interval": intervals, "source": sources}
+    if all(v is None for v in asked.values()):
+        return coverage  # everything stored, even nothing: the report says the store is empty
     missing = {col: [v for v in want if v not in set(coverage[col].astype(str))]
                for col, want in asked.items() if want is not None and len(coverage)}
     missing = {col: vals for col, vals in missing.items() if vals}

@@ -57,7 +57,11 @@ def test_require_selection_names_what_is_missing_and_what_is_stored():
     with pytest.raises(SeriesNotFoundError, match=r"matches symbols=\['\[BTC\]'\]"):
         require_selection(stored.iloc[:0], symbols=["[BTC]"], stored=stored)
     with pytest.raises(SeriesNotFoundError, match="No candles are stored in /nowhere"):
-        require_selection(stored.iloc[:0], root="/nowhere", stored=stored.iloc[:0])
+        require_selection(stored.iloc[:0], root="/nowhere", symbols=["BTC"],
+                          stored=stored.iloc[:0])
+    # no selection: an empty store is reported as empty (the notebook says how to fill it)
+    empty = stored.iloc[:0]
+    assert require_selection(empty, window="7d", stored=empty) is empty
 
 
 def test_coverage_report_with_an_unknown_symbol_fails_instead_of_rendering_empty(tmp_path):
