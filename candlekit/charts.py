@@ -300,6 +300,7 @@ def plot_candles(df: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
         pad = (x_hi - x_lo) * 0.01
         for ax in axes:
             ax.set_xlim(x_lo - pad, x_hi + pad)
+    _date_ticks(axes)
     x_lo, x_hi = axes[0].get_xlim()
     min_width = (x_hi - x_lo) * _MIN_SHADE_FRACTION
     for s, e in gap_spans:
@@ -318,6 +319,20 @@ def plot_candles(df: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
     fig.suptitle(heading, color=GAP_COLOUR if synthetic else "black",
                  fontweight="bold" if synthetic else "normal")
     return fig
+
+
+def _date_ticks(axes: Any) -> None:
+    """Few, short date labels (``16:00``, ``Oct 31``), so that they never overlap."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    formatter = mdates.ConciseDateFormatter(locator, show_offset=True)
+    for ax in axes:
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(formatter)
+        for label in ax.get_xticklabels():
+            label.set_rotation(0)
+            label.set_horizontalalignment("center")
 
 
 def _label(df: pd.DataFrame) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.dates as mdates
+import pytest
 import pandas as pd
 
 from candlekit.charts import plot_candles, plot_series_windows
@@ -50,3 +51,23 @@ def test_series_windows_span_the_window_in_their_titles(tmp_path):
     spans = [p.get_x() for p in fig.axes[0].patches
              if hasattr(p, "get_width") and p.get_width() > 1.5]
     assert any(abs(x - _x(START)) < 1e-6 for x in spans), spans
+
+
+@pytest.mark.parametrize(("interval", "start", "end"), [
+    ("1m", "2026-10-31T15:00Z", "2026-11-01"), ("1h", "2026-09-10", "2026-10-01"),
+    ("1d", "2025-06-01", "2026-10-01"), ("1m", "2026-12-31T20:00Z", "2027-01-01T04:00Z"),
+])
+def test_date_labels_never_overlap(interval, start, end):
+    df = synthetic_candles("BTC", interval, start, end)
+    for figsize in ((11.0, 6.5), (7.0, 4.5)):  # the explorer's size and a narrow one
+        fig = plot_candles(df, fit="resample", figsize=figsize)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        ax = fig.axes[2]  # the volume panel carries the visible date labels
+        boxes = sorted((t.get_window_extent(renderer) for t in ax.get_xticklabels()
+                        if t.get_text()), key=lambda b: b.x0)
+        assert len(boxes) >= 3
+        for a, b in zip(boxes, boxes[1:]):
+            assert a.x1 < b.x0, (interval, figsize, [t.get_text() for t in ax.get_xticklabels()])

@@ -215,7 +215,9 @@ class Task:
         if st.error:
             text += f"\n  error: {st.error}"
         if st.note:
-            text += f"\n  note: {st.note}"
+            from .notes import fold_notes
+
+            text += f"\n  note: {fold_notes(st.note)}"
         return text
 
     def _repr_html_(self) -> str:
@@ -233,6 +235,7 @@ _COLORS = {"completed": "#1a7f37", "running": "#0969da", "pending": "#6e7781",
 def status_html(st: TaskStatus) -> str:
     """An HTML summary of a task: status, progress bar, per-series table, note and error."""
     from ..provenance import SYNTHETIC_BANNER, is_synthetic
+    from .notes import fold_notes
 
     e = html.escape
     color = _COLORS.get(st.status, "#6e7781")
@@ -251,7 +254,7 @@ def status_html(st: TaskStatus) -> str:
     if st.error:
         parts.append(f"<div style='color:#cf222e'>error: {e(st.error)}</div>")
     if st.note:
-        parts.append(f"<div style='color:#57606a'>note: {e(st.note)}</div>")
+        parts.append(f"<div style='color:#57606a'>note: {e(fold_notes(st.note))}</div>")
     if st.series:
         cols = ("symbol", "interval", "status", "progress_pct", "candles_fetched",
                 "earliest_available", "unavailable", "confirmed_empty")
