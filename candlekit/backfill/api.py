@@ -4,7 +4,7 @@
 >>> task.status().progress_pct                                                 # doctest: +SKIP
 100.0
 
-Each call records a task in ``<store root>/tasks.sqlite`` (see
+Each call records a task in ``<store root>/_candlekit/tasks.sqlite`` (see
 :mod:`candlekit.backfill.registry`) and runs it (:mod:`candlekit.backfill.runner`), in the
 foreground with a progress bar or in a background thread. Every page is written to the
 store as it arrives, so an interrupted task loses nothing: :func:`resume` (or the same
@@ -323,7 +323,7 @@ def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, star
         ``"hydromancer"``, ``"emulator"``) or a Source instance.
     store : Store, path or None
         Where candles go (default ``Store()``); the task registry is
-        ``<store root>/tasks.sqlite``.
+        ``<store root>/_candlekit/tasks.sqlite``.
     base_url : str, optional
         The upstream URL, with a source name (e.g. the emulator's ``emu.url``).
     only_gaps : bool, default False
