@@ -31,6 +31,7 @@ from .intervals import INTERVALS, count_buckets, next_bucket, parse_interval, ti
 from .provenance import is_synthetic
 from .resample import resample
 from .store import Store
+from .timeutil import to_timestamp
 
 __all__ = ["GAP_COLOUR", "STORED_COLOUR", "plot_candles", "plot_coverage_timeline",
            "plot_series_windows"]
@@ -211,7 +212,7 @@ def _minus(lo: float, hi: float, holes: list[tuple[float, float]]) -> list[tuple
 def plot_candles(df: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
                  title: str | None = None, volume: bool = True, max_candles: int = 500,
                  fit: Literal["tail", "resample"] = "tail", style: str | dict = "charles",
-                 figsize: tuple[float, float] = (11.0, 6.5)) -> Any:
+                 figsize: tuple[float, float] = (11.0, 6.5), span: Any = None) -> Any:
     """A candlestick chart of a canonical frame, with missing candles shaded.
 
     Drawn by mplfinance on a real time axis (``show_nontrading=True``): a missing candle
@@ -243,6 +244,9 @@ def plot_candles(df: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
         An mplfinance style name (drawn with regular and bold font weights only), or a
         style made by ``mplfinance.make_mpf_style``.
     figsize : (float, float), default (11, 6.5)
+    span : (time, time), optional
+        ``[start, end)`` the time axis covers (e.g. the range in the title), so that
+        missing candles at its edges show as gaps; default: the candles drawn.
 
     Returns
     -------
@@ -280,7 +284,8 @@ def plot_candles(df: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
             f"Nothing to plot: the {_label(df)} frame has no candles. Read a range that "
             "holds candles (see candlekit.coverage.coverage_table).")
     shown, note = _fit(df, max_candles, fit)
-    gap_spans = _gap_spans(df if gaps is None else gaps, df, shown, computed=gaps is None)
+    gap_spans = _gap_spans(df if gaps is None else gaps, df, shown, computed=gaps is None,
+                           span=span)
     synthetic = is_synthetic(df)
     heading = title or _label(df)
     if synthetic and "SYNTHETIC DATA" not in heading.upper():
@@ -298,6 +303,12 @@ def plot_candles(df: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
                          xrotation=15, tight_layout=False)
     plt.close(fig)  # the caller shows it; pyplot must not show it a second time
     price_axes = [axes[0]] + ([axes[2]] if volume and len(axes) > 2 else [])
+    if span is not None:  # the whole titled range, leading and trailing gaps included
+        x_lo, x_hi = _date_num([to_timestamp(span[0]), to_timestamp(span[1])])
+        pad = (x_hi - x_lo) * 0.01
+        for ax in axes:
+            ax.set_xlim(x_lo - pad, x_hi + pad)
+    _date_ticks(axes)
     x_lo, x_hi = axes[0].get_xlim()
     min_width = (x_hi - x_lo) * _MIN_SHADE_FRACTION
     for s, e in gap_spans:
@@ -316,6 +327,20 @@ def plot_candles(df: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
     fig.suptitle(heading, color=GAP_COLOUR if synthetic else "black",
                  fontweight="bold" if synthetic else "normal")
     return fig
+
+
+def _date_ticks(axes: Any) -> None:
+    """Few, short date labels (``16:00``, ``Oct 31``), so that they never overlap."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    formatter = mdates.ConciseDateFormatter(locator, show_offset=True)
+    for ax in axes:
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(formatter)
+        for label in ax.get_xticklabels():
+            label.set_rotation(0)
+            label.set_horizontalalignment("center")
 
 
 def _label(df: pd.DataFrame) -> str:
@@ -354,7 +379,7 @@ def _coarser_fitting(df: pd.DataFrame, max_candles: int) -> str | None:
 
 
 def _gap_spans(gaps: pd.DataFrame, df: pd.DataFrame, shown: pd.DataFrame, *,
-               computed: bool) -> list[tuple[float, float]]:
+               computed: bool, span: Any = None) -> list[tuple[float, float]]:
     """Gaps as date-number spans, clipped to the drawn range."""
     iv = frame_interval(df)
     al = frame_alignment(df)
@@ -374,6 +399,8 @@ def _gap_spans(gaps: pd.DataFrame, df: pd.DataFrame, shown: pd.DataFrame, *,
         return []
     lo = shown.index[0]
     hi = next_bucket(shown.index[-1], shown.attrs.get("interval") or iv.name, alignment=al)
+    if span is not None:  # the axis covers the span: so does the shading
+        lo, hi = min(lo, to_timestamp(span[0])), max(hi, to_timestamp(span[1]))
     start = pd.DatetimeIndex(table["start"])
     end = pd.DatetimeIndex(table["end"])
     keep = (end > lo) & (start < hi)
@@ -428,6 +455,7 @@ def plot_series_windows(store: Store | str | os.PathLike[str] | None,
         if not len(df):
             continue
         title = f"{_label(df)}, {span}"
-        figures.append(plot_candles(df, gaps=gaps, title=title,
-                                    max_candles=max_candles, fit=fit))
+        figures.append(plot_candles(df, gaps=gaps, title=title, max_candles=max_candles,
+                                    fit=fit, span=None if span.startswith("all") else
+                                    (start, end)))
     return figures

@@ -157,6 +157,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     from .intervals import close_ms
+    from .provenance import export_metadata
     from .timeutil import to_index, to_ms_array
 
     df = _store(args).read(args.symbol, args.interval, args.start, args.end, source=args.source)
@@ -165,25 +166,35 @@ def cmd_data(args: argparse.Namespace) -> int:
     t = to_ms_array(df.index)
     iv_close = close_ms(t, df.attrs["interval"], alignment=df.attrs["alignment"])
     table.insert(1, "close_time", to_index(iv_close, name="close_time"))
+    meta = export_metadata(df)
+    synthetic = meta["synthetic"]
+    if synthetic:  # on stderr, before the data, so that stdout stays clean CSV or JSON
+        print(SYNTHETIC_BANNER, file=sys.stderr)
     if fmt == "parquet":
         if not args.output:
             raise FormatError("--format parquet writes a binary file: add --output FILE.parquet",
                               args.output)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         from .fsutil import atomic_path
 
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+        arrow = arrow.replace_schema_metadata(
+            {**(arrow.schema.metadata or {}), b"candlekit": json.dumps(meta).encode()})
         with atomic_path(args.output) as tmp:
-            table.to_parquet(tmp, index=False)
+            pq.write_table(arrow, tmp)
     elif fmt == "csv":
         text = table.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
         _emit(text, args.output)
-    else:
+    else:  # every record says where it came from and whether it is synthetic
+        table.insert(len(table.columns), "source", meta["source"])
+        table.insert(len(table.columns), "synthetic", synthetic)
         _emit(_to_json(table), args.output)
     if args.output:
-        note = " (SYNTHETIC DATA)" if is_synthetic(df) else ""
+        note = " (SYNTHETIC DATA)" if synthetic else ""
         print(f"wrote {len(table)} {args.symbol} {args.interval} candles "
               f"({df.attrs.get('source')}){note} to {args.output}", file=sys.stderr)
-    elif is_synthetic(df) and fmt == "csv" and sys.stdout.isatty():
-        print(SYNTHETIC_BANNER, file=sys.stderr)
     return 0
 
 

@@ -4,8 +4,9 @@
    127.0.0.1 with its clock frozen at ``now``;
 2. backfill BTC, ETH, SOL and the HIP-3 coin ``xyz:NVDA`` at 1m, 1h and 1d from ``start``
    (1m history before the upstream's 5000-candle window is reported, not invented);
-3. advance the emulator's clock by ``advance`` and backfill again, so the store ends up
-   holding more 1m history than the upstream serves at any one time;
+3. advance the emulator's clock by ``advance`` and backfill again (with reports, the
+   backfill report runs this second backfill, so that it shows a task at work), so the
+   store ends up holding more 1m history than the upstream serves at any one time;
 4. render the backfill and coverage reports to HTML with papermill and nbconvert.
 5. render the analysis report (BTC 4h, resampled from the stored 1h) the same way.
 
@@ -22,8 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 from .backfill import Task, backfill
+from .backfill.registry import TaskRegistry
 from .backfill.summary import summarize_task
 from .coverage import gap_table
+from .errors import TaskError
 from .store import Store
 from .timeutil import TimeLike, to_timestamp
 
@@ -90,12 +93,15 @@ def run_demo(store: Store | None = None, *, symbols: tuple[str, ...] = DEMO_SYMB
                               store=store, progress=progress))
         emu.advance(advance)
         second = to_timestamp(emu.now_ms)
-        tasks.append(backfill(list(symbols), list(intervals), start=start, source=source,
-                              store=store, progress=progress))
         rendered: dict[str, Path] = {}
-        if reports_dir is not None:
+        if reports_dir is None:
+            tasks.append(backfill(list(symbols), list(intervals), start=start, source=source,
+                                  store=store, progress=progress))
+        else:  # the second backfill is the backfill report's: it shows the task at work
+            known = set(TaskRegistry(store).list()["id"])
             rendered = _render(store, emu.url, symbols, intervals, start, reports_dir,
                                progress=progress)
+            tasks.append(_new_task(store, known))
             rendered.update(_render_analysis(store, symbols, intervals, reports_dir,
                                              progress=progress))
     summary = summarize_task(tasks[-1], store=store)
@@ -104,6 +110,17 @@ def run_demo(store: Store | None = None, *, symbols: tuple[str, ...] = DEMO_SYMB
     return DemoResult(store=store, tasks=tasks, coverage=summary.stored,
                       upstream=summary.upstream, gaps=gaps, clock=(first, second),
                       reports=rendered)
+
+
+def _new_task(store: Store, known: set[str]) -> Task:
+    """The task the backfill report ran: the newest one not in ``known``."""
+    reg = TaskRegistry(store)
+    new = [i for i in reg.list()["id"] if i not in known]
+    if not new:
+        raise TaskError(f"The backfill report recorded no task in {store.root}; see "
+                        "reports/backfill.ipynb for what it did.", None)
+    newest = max(new, key=lambda i: reg.record(i)["created_ms"])
+    return Task.open(newest, store=store)
 
 
 def _render(store: Store, url: str, symbols: tuple[str, ...], intervals: tuple[str, ...],

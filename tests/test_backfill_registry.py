@@ -39,7 +39,7 @@ def _new(reg, **kw):
 def test_create_status_and_list(reg):
     task_id = _new(reg, end=T0 + 3_600_000, only_gaps=True)
     assert re.fullmatch(r"bf-[0-9a-f]{8}", task_id)
-    assert reg.path == reg.root / "tasks.sqlite"
+    assert reg.path == reg.root / "_candlekit" / "tasks.sqlite"
     st = reg.status(task_id)
     assert (st.status, st.symbol, st.interval, st.progress_pct) == (
         "pending", "BTC,ETH", "1m,1h", 0.0)

@@ -23,11 +23,13 @@ def demo(tmp_path_factory):
 def test_demo_stores_the_emulators_truth_past_its_window(demo):
     result, _ = demo
     assert result.clock == (pd.Timestamp(NOW), pd.Timestamp("2026-11-03T00:00Z"))
-    with Emulator("hyperliquid", seed=7, now=result.clock[1], budget=None) as emu:
+    # the same clock history as the demo's emulator: what a perfect client could have stored
+    with Emulator("hyperliquid", seed=7, now=result.clock[0], budget=None) as emu:
+        emu.set_time(result.clock[1])
         for symbol in SYMBOLS:
             for interval in INTERVALS:
                 stored = result.store.read(symbol, interval, source="emulator")
-                truth = emu.truth(symbol, interval, stored.index[0], "2026-11-03")
+                truth = emu.truth(symbol, interval, "2026-10-20", "2026-11-03")
                 pd.testing.assert_frame_equal(stored, truth, check_like=True)
     one_min = result.store.read("BTC", "1m", source="emulator")
     assert len(one_min) == 5000 + 2 * 1440  # more than the upstream's window ever holds

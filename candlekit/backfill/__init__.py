@@ -1,6 +1,6 @@
 """Resumable downloads of candle history into the store.
 
-:func:`backfill` records a task in ``<store root>/tasks.sqlite`` and runs it; every page
+:func:`backfill` records a task in ``<store root>/_candlekit/tasks.sqlite`` and runs it; every page
 is written to the store as it arrives, so an interrupted task resumes (:func:`resume`)
 from what is stored. :func:`tasks` lists the tasks; :class:`TaskRegistry` manages them.
 

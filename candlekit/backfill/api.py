@@ -4,7 +4,7 @@
 >>> task.status().progress_pct                                                 # doctest: +SKIP
 100.0
 
-Each call records a task in ``<store root>/tasks.sqlite`` (see
+Each call records a task in ``<store root>/_candlekit/tasks.sqlite`` (see
 :mod:`candlekit.backfill.registry`) and runs it (:mod:`candlekit.backfill.runner`), in the
 foreground with a progress bar or in a background thread. Every page is written to the
 store as it arrives, so an interrupted task loses nothing: :func:`resume` (or the same
@@ -234,7 +234,9 @@ class Task:
         if st.error:
             text += f"\n  error: {st.error}"
         if st.note:
-            text += f"\n  note: {st.note}"
+            from .notes import fold_notes
+
+            text += f"\n  note: {fold_notes(st.note)}"
         return text
 
     def _repr_html_(self) -> str:
@@ -252,6 +254,7 @@ _COLORS = {"completed": "#1a7f37", "running": "#0969da", "pending": "#6e7781",
 def status_html(st: TaskStatus) -> str:
     """An HTML summary of a task: status, progress bar, per-series table, note and error."""
     from ..provenance import SYNTHETIC_BANNER, is_synthetic
+    from .notes import fold_notes
 
     e = html.escape
     color = _COLORS.get(st.status, "#6e7781")
@@ -270,7 +273,7 @@ def status_html(st: TaskStatus) -> str:
     if st.error:
         parts.append(f"<div style='color:#cf222e'>error: {e(st.error)}</div>")
     if st.note:
-        parts.append(f"<div style='color:#57606a'>note: {e(st.note)}</div>")
+        parts.append(f"<div style='color:#57606a'>note: {e(fold_notes(st.note))}</div>")
     if st.series:
         cols = ("symbol", "interval", "status", "progress_pct", "candles_fetched",
                 "earliest_available", "unavailable", "confirmed_empty")
@@ -342,7 +345,7 @@ def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, star
         ``"hydromancer"``, ``"emulator"``) or a Source instance.
     store : Store, path or None
         Where candles go (default ``Store()``); the task registry is
-        ``<store root>/tasks.sqlite``.
+        ``<store root>/_candlekit/tasks.sqlite``.
     base_url : str, optional
         The upstream URL, with a source name (e.g. the emulator's ``emu.url``).
     only_gaps : bool, default False

@@ -1,4 +1,4 @@
-"""The task registry: one SQLite file, ``<store root>/tasks.sqlite``.
+"""The task registry: one SQLite file, ``<store root>/_candlekit/tasks.sqlite``.
 
 It records every backfill task (what was asked, its status and progress, per series),
 and, per upstream series (source label, symbol, interval), what the upstream was seen not
@@ -60,6 +60,7 @@ from .availability import (
     recheck_spacing_ms,
     subtract_ranges,
 )
+from .migrate import registry_path
 
 __all__ = [
     "FINISHED",
@@ -279,7 +280,7 @@ def interrupted_message(task_id: str, pid: int | None) -> str:
 
 
 class TaskRegistry:
-    """Backfill tasks and upstream availability, in ``<root>/tasks.sqlite``.
+    """Backfill tasks and upstream availability, in ``<root>/_candlekit/tasks.sqlite``.
 
     Parameters
     ----------
@@ -298,7 +299,9 @@ class TaskRegistry:
         if isinstance(root, Store):
             root = root.root
         self.root = Path(root).expanduser().absolute()
-        self.path = self.root / TASKS_FILE
+        # <root>/_candlekit/tasks.sqlite (Store.meta_path), moving a legacy <root>/tasks.sqlite
+        # there first (see candlekit.backfill.migrate)
+        self.path = registry_path(self.root, TASKS_FILE, stale_after_s=STALE_AFTER_S)
         self._ready = False
         self._ro = False  # reads go through a read-only connection (a read-only store)
 
@@ -426,7 +429,7 @@ class TaskRegistry:
     def _init(self, *, write: bool = True) -> bool:
         """Create or migrate the schema; False when the registry can only be read."""
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         except OSError as exc:
             if not write and self.path.exists():

@@ -1,14 +1,16 @@
 """A sliding-window weight budget, as Hyperliquid rate-limits its ``/info`` endpoint.
 
-Every request is charged its weight when it arrives; a request arriving while the weight
-charged during the last ``window_s`` seconds (of real, monotonic time) plus its own base
-weight would exceed the budget is refused, with the number of seconds after which it
-would fit.
+Every request is charged its weight *as of its arrival*: the base weight when it arrives,
+and the weight of the candles it returns (known only once the answer is built) stamped
+with the same arrival time, so that a slow answer is never counted later than the client
+could see it. A request arriving while the weight charged during the last ``window_s``
+seconds (of real, monotonic time) plus its own base weight would exceed the budget is
+refused, with the number of seconds after which it would fit.
 """
 
 from __future__ import annotations
 
-import collections
+import bisect
 import math
 import threading
 import time
@@ -56,13 +58,19 @@ class WeightBudget:
         self.window_s = float(window_s)
         self._clock = clock
         self._lock = threading.Lock()
-        self._charges: collections.deque[tuple[float, int]] = collections.deque()
+        self._charges: list[tuple[float, int]] = []  # (stamp, weight), sorted by stamp
         self._used = 0
+
+    def now(self) -> float:
+        """The budget's clock (seconds, monotonic): stamp a request's arrival with it."""
+        return self._clock()
 
     def _expire(self, now: float) -> None:
         horizon = now - self.window_s
-        while self._charges and self._charges[0][0] <= horizon:
-            self._used -= self._charges.popleft()[1]
+        k = bisect.bisect_right(self._charges, (horizon, math.inf))
+        if k:
+            self._used -= sum(w for _, w in self._charges[:k])
+            del self._charges[:k]
 
     def used(self) -> int:
         """Weight charged during the current window."""
@@ -70,8 +78,8 @@ class WeightBudget:
             self._expire(self._clock())
             return self._used
 
-    def admit(self, weight: int = BASE_WEIGHT) -> float | None:
-        """Charge ``weight`` for a request arriving now, or refuse it.
+    def admit(self, weight: int = BASE_WEIGHT, *, at: float | None = None) -> float | None:
+        """Charge ``weight`` for a request arriving now (or at ``at``), or refuse it.
 
         Returns
         -------
@@ -80,7 +88,7 @@ class WeightBudget:
             this weight would be admitted (nothing is charged).
         """
         with self._lock:
-            now = self._clock()
+            now = self._clock() if at is None else at
             self._expire(now)
             if self.limit is None or self._used + weight <= self.limit:
                 self._charge(now, weight)
@@ -92,17 +100,25 @@ class WeightBudget:
                     return max(stamp + self.window_s - now, 0.0)
             return self.window_s  # heavier than the whole budget: it never fits
 
-    def charge(self, weight: int) -> None:
-        """Charge extra weight now (e.g. per candle returned), even past the limit."""
+    def charge(self, weight: int, *, at: float | None = None) -> None:
+        """Charge extra weight (e.g. per candle returned), even past the limit.
+
+        Parameters
+        ----------
+        weight : int
+        at : float, optional
+            The stamp to charge it at (the request's arrival, from :meth:`now`);
+            default: now.
+        """
         if weight <= 0:
             return
         with self._lock:
-            self._charge(self._clock(), weight)
+            self._charge(self._clock() if at is None else at, weight)
 
-    def _charge(self, now: float, weight: int) -> None:
+    def _charge(self, stamp: float, weight: int) -> None:
         if self.limit is None:
             return
-        self._charges.append((now, weight))
+        bisect.insort(self._charges, (stamp, weight))
         self._used += weight
 
     def reset(self) -> None:

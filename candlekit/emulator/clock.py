@@ -79,6 +79,8 @@ class MarketClock:
         self._running = now is None
         self._offset = 0
         self._frozen = 0 if now is None else _check_time(to_ms(now), now)
+        first = self.now_ms()
+        self._spans: list[list[int]] = [[first, first]]  # clock times the market has been at
 
     @property
     def running(self) -> bool:
@@ -90,6 +92,28 @@ class MarketClock:
         if self._running:
             return utc_now_ms() + self._offset
         return self._frozen
+
+    def history(self) -> list[tuple[int, int]]:
+        """The market times the clock has been at: ``(from, to)`` spans, oldest first.
+
+        A frozen clock contributes the instants it was set to (and held), a running one
+        the whole stretch it ran; the last span ends now. Spans that touch are merged.
+        """
+        with self._lock:
+            spans = [list(sp) for sp in self._spans]
+        spans[-1][1] = max(spans[-1][1], self.now_ms())
+        return [(a, b) for a, b in spans]
+
+    def _jump(self, before: int, after: int) -> None:
+        """Record a move from ``before`` to ``after`` (lock held)."""
+        last = self._spans[-1]
+        last[1] = max(last[1], before)
+        if last[0] <= after <= last[1]:
+            return
+        self._spans.append([after, after])
+        if len(self._spans) > 4096:  # bounded: fold the oldest two together
+            a, b = self._spans.pop(0), self._spans[0]
+            b[0], b[1] = min(a[0], b[0]), max(a[1], b[1])
 
     def set_time(self, t: TimeLike, *, running: bool | None = None) -> int:
         """Move the clock to ``t``.
@@ -109,6 +133,7 @@ class MarketClock:
         """
         ms = _check_time(to_ms(t), t)
         with self._lock:
+            self._jump(self.now_ms(), ms)
             if running is not None:
                 self._running = bool(running)
             if self._running:
@@ -130,10 +155,12 @@ class MarketClock:
             raise InvalidTimeError(f"Cannot advance the clock by a negative duration {delta!r}: "
                                    "use set_time to move it back.", delta)
         with self._lock:
+            before = self.now_ms()
             if self._running:
                 self._offset += ms
             else:
                 self._frozen += ms
+            self._jump(before, before + ms)
         return self.now_ms()
 
     def http_date(self) -> str:

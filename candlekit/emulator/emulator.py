@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+import numpy as np
 import pandas as pd
 
 from ..errors import EmulatorConfigError
@@ -178,13 +179,20 @@ class Emulator:
         return self.market.coins()
 
     def truth(self, coin: str, interval: str, start: TimeLike, end: TimeLike, *,
-              source: str = "emulator") -> pd.DataFrame:
-        """Every candle the market has with open time in ``[start, end)``, at the clock.
+              source: str = "emulator", served: bool = True) -> pd.DataFrame:
+        """What a perfect client could have stored, with open time in ``[start, end)``.
 
-        What a perfect client would store from a fault-free full fetch: candles are
-        closed except the one holding the clock; ``quote_volume`` is null where the wire
-        has none; alignment as the mode's. The Hyperliquid window and the 7-day limit on
-        Hydromancer 1s history are ignored (see :meth:`earliest`), the listing is not.
+        A candle is in the truth when it was served at some market time the clock has been
+        at (:meth:`MarketClock.history`): it was inside the upstream's window then (the
+        last ``window`` buckets in Hyperliquid mode; 7 days of 1s history in Hydromancer
+        mode) and at or after the coin's listing. A client that fetched everything at
+        every one of those times without a fault would hold exactly these candles; history
+        that rolled out of the window before the emulator's clock ever got there is not in
+        it (no client could have it). Values are as at the current clock: the candle
+        holding the clock is open (``closed=False``), every other one closed (a candle
+        served only while open, that rolled out before it closed, is still given closed);
+        ``quote_volume`` is null where the wire has none; the alignment is the mode's.
+        Computed from the synthetic market directly, not the server's caches.
 
         Parameters
         ----------
@@ -195,6 +203,9 @@ class Emulator:
         source : str, default "emulator"
             Label put in ``attrs["source"]`` (e.g. ``"emulator-hydromancer"``, the label
             candlekit's Hydromancer client gives data from this emulator).
+        served : bool, default True
+            ``False``: every candle the market has in the range up to the clock, whether
+            or not it was ever served (the window is ignored; the listing is not).
 
         Returns
         -------
@@ -207,8 +218,30 @@ class Emulator:
             For a coin not served.
         InvalidIntervalError
             For an interval the mode does not serve (``1s`` in Hyperliquid mode).
+
+        Examples
+        --------
+        >>> with Emulator(now="2026-11-01T00:00Z") as emu:
+        ...     before = len(emu.truth("BTC", "1m", "2026-10-01", "2026-11-10"))
+        ...     _ = emu.advance("1d")
+        ...     after = len(emu.truth("BTC", "1m", "2026-10-01", "2026-11-10"))
+        >>> before, after   # the window, then the window plus the day that followed it
+        (5000, 6440)
         """
-        return self.market.truth(coin, interval, start, end, self.now_ms, source=source)
+        df = self.market.truth(coin, interval, start, end, self.now_ms, source=source)
+        if not served or df.empty:
+            return df
+        t = df.index.asi8
+        keep = np.zeros(len(t), dtype=bool)
+        for a, b in self.clock.history():
+            lo = self.market.earliest(coin, interval, a)
+            keep |= (t >= lo) & (t < b)
+        if keep.all():
+            return df
+        attrs = dict(df.attrs)
+        df = df[keep]
+        df.attrs = attrs
+        return df
 
     def earliest(self, coin: str, interval: str) -> int:
         """Open time (epoch ms) of the earliest candle served now (listing, Hyperliquid's

@@ -163,6 +163,53 @@ class _Block:
         self.enc: dict[str, _Encoding] = {}
 
 
+def snap_to_grid(df: pd.DataFrame, *, price_decimals: int, size_decimals: int
+                 ) -> pd.DataFrame:
+    """Candles with every value on the decimal grid the exchange would send it on.
+
+    The exchange keeps prices and sizes as fixed-point decimals, so its strings are exact
+    decimals (``"1881.39809"``), never the float noise of summing sizes
+    (``1881.3980899999997``). Prices are rounded to the coin's tick (``10 **
+    -price_decimals``), volumes to its lot (``10 ** -size_decimals``) and quote volumes to
+    their product (``10 ** -(price_decimals + size_decimals)``), each to the float nearest
+    that decimal, whose shortest spelling is then that decimal.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A canonical candle frame.
+    price_decimals, size_decimals : int
+        The coin's grids (:func:`candlekit.synthetic.coin_profile`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame (same attrs); ``df`` is not changed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"open": [1.5], "high": [1.5], "low": [1.5], "close": [1.5],
+    ...                    "volume": [1881.3980899999997],
+    ...                    "quote_volume": pd.array([115527.56124000001], dtype="Float64")})
+    >>> out = snap_to_grid(df, price_decimals=1, size_decimals=5)
+    >>> repr(float(out["volume"].iloc[0])), repr(float(out["quote_volume"].iloc[0]))
+    ('1881.39809', '115527.56124')
+    """
+    out = df.copy()
+    for name in ("open", "high", "low", "close"):
+        out[name] = np.round(out[name].to_numpy(dtype=np.float64), price_decimals)
+    out["volume"] = np.round(out["volume"].to_numpy(dtype=np.float64), size_decimals)
+    if "quote_volume" in out:
+        q = out["quote_volume"].array
+        values = np.round(np.asarray(q.to_numpy(dtype=np.float64, na_value=0.0)),
+                          price_decimals + size_decimals)
+        mask = np.asarray(pd.isna(q))
+        out["quote_volume"] = pd.arrays.FloatingArray(values, mask)
+    out.attrs = dict(df.attrs)
+    return out
+
+
 class _Series:
     """One coin and interval as this market serves it."""
 
@@ -178,6 +225,11 @@ class _Series:
         self._layouts: dict[str, RecordLayout] = {}
         profile = coin_profile(coin.name)
         self._decimals = (profile.price_decimals, profile.size_decimals)
+
+    def snap(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` with its values on the exchange's decimal grids (see :func:`snap_to_grid`)."""
+        return snap_to_grid(df, price_decimals=self._decimals[0],
+                            size_decimals=self._decimals[1])
 
     def layout(self, flavor: str) -> RecordLayout:
         lay = self._layouts.get(flavor)
@@ -440,8 +492,8 @@ class EmulatedMarket:
         start = block.lo + block.count
         if upto <= start:
             return
-        df = s.synth.candles(s.coin.name, s.iv.name, s.grid.open(start), s.grid.open(upto),
-                             alignment=s.alignment)
+        df = s.snap(s.synth.candles(s.coin.name, s.iv.name, s.grid.open(start),
+                                    s.grid.open(upto), alignment=s.alignment))
         i, j = block.count, block.count + len(df)
         block.t[i:j] = df.index.asi8
         for name, col in block.cols.items():
@@ -472,8 +524,8 @@ class EmulatedMarket:
             hit = self._open.get(key)
         if hit is None:
             t = s.grid.open(o)
-            df = s.synth.candles(s.coin.name, s.iv.name, t, t + 1, alignment=s.alignment,
-                                 now=now_ms)
+            df = s.snap(s.synth.candles(s.coin.name, s.iv.name, t, t + 1,
+                                        alignment=s.alignment, now=now_ms))
             r = df.iloc[-1]
             row = CandleRow(t, float(r["open"]), float(r["high"]), float(r["low"]),
                             float(r["close"]), float(r["volume"]), float(r["quote_volume"]),
@@ -540,8 +592,8 @@ class EmulatedMarket:
         b = s.grid.ord(hi - 1)
         if hi <= lo or a > b:
             return empty_frame(**attrs)
-        df = s.synth.candles(s.coin.name, s.iv.name, s.grid.open(a), s.grid.open(b) + 1,
-                             alignment=s.alignment, now=now_ms)
+        df = s.snap(s.synth.candles(s.coin.name, s.iv.name, s.grid.open(a),
+                                    s.grid.open(b) + 1, alignment=s.alignment, now=now_ms))
         t = df.index.asi8
         q = df["quote_volume"].to_numpy(dtype=np.float64, na_value=0.0)
         null = (np.ones(len(t), dtype=bool) if self.mode == "hyperliquid"

@@ -8,7 +8,9 @@ so that clients know the data is synthetic.
 Bearer <key>``, else 401 ``{"error": "Invalid API key"}``, no weight); the weight budget
 (429 with ``Retry-After`` in whole seconds and a JSON body, no weight; otherwise 20 is
 charged on arrival); the body (:mod:`.protocol`); then the answer. A ``candleSnapshot``
-is charged ``ceil(n / 60)`` more for ``n`` candles and may get faults (:mod:`.faults`).
+is charged ``ceil(n / 60)`` more for the ``n`` candles it returns (after faults: an
+answer emptied by the ``empty`` fault costs 20), stamped at its arrival however long the
+answer takes (the ``slow`` fault), and may get faults (:mod:`.faults`).
 
 ``POST /emulator`` (the control endpoint; no key, no weight, no faults, not counted)
 takes a JSON object with any of ``set_time`` (epoch ms or ISO time), ``advance_ms``
@@ -102,7 +104,8 @@ def handle_info(app: Emulator, body: bytes, authorization: str | None) -> Reply:
     if app.mode == "hydromancer" and app.api_key is not None and (
             authorization != f"Bearer {app.api_key}"):
         return _json(401, {"error": "Invalid API key"})
-    wait = app.budget.admit(BASE_WEIGHT)
+    arrived = app.budget.now()
+    wait = app.budget.admit(BASE_WEIGHT, at=arrived)
     if wait is not None:
         retry = max(1, math.ceil(wait))
         return _json(429, {"error": f"Too many requests: more than {app.budget.limit} weight "
@@ -115,7 +118,7 @@ def handle_info(app: Emulator, body: bytes, authorization: str | None) -> Reply:
     except ApiError as exc:
         return Reply(exc.status, exc.body, exc.content_type)
     if isinstance(query, CandleQuery):
-        return _candles(app, query)
+        return _candles(app, query, arrived)
     if query.kind == "spotMeta":
         return _json(200, catalog.spot_meta())
     if query.kind == "perpDexs":
@@ -126,7 +129,7 @@ def handle_info(app: Emulator, body: bytes, authorization: str | None) -> Reply:
     return _json(200, meta)
 
 
-def _candles(app: Emulator, q: CandleQuery) -> Reply:
+def _candles(app: Emulator, q: CandleQuery, arrived: float) -> Reply:
     faults = app.faults
     drawn = app.injector.draw(faults)
     if "dropped" in drawn:
@@ -142,9 +145,6 @@ def _candles(app: Emulator, q: CandleQuery) -> Reply:
     now = app.clock.now_ms()
     market = app.market
     page = market.page(q.coin, q.interval, q.lo_ms, q.hi_ms, now, limit=q.limit)
-    extra = candle_weight(page.count) - BASE_WEIGHT
-    app.budget.charge(extra)
-    app.counters.weight(extra)
     records: list[bytes] | None = None
     if "empty" in drawn and page.count:
         app.counters.fault("empty")
@@ -168,6 +168,11 @@ def _candles(app: Emulator, q: CandleQuery) -> Reply:
         body, count = page.body(), page.count
     else:
         body, count = b"[" + b",".join(records) + b"]", len(records)
+    # Weight per candle *returned* (an emptied answer costs the base weight only), stamped
+    # at the arrival, as the client's limiter assumes (see .budget)
+    extra = candle_weight(count) - BASE_WEIGHT
+    app.budget.charge(extra, at=arrived)
+    app.counters.weight(extra)
     if "truncated" in drawn:
         app.counters.fault("truncated")
         body, count = body[: len(body) // 2], 0
