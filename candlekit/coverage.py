@@ -25,6 +25,11 @@ missing candles. Both look at the same span per series:
 
 The first bucket of a span is the one holding its start (a window's first bucket may
 begin a little before the window), and the last is the one holding ``end - 1 ms``.
+
+What a row of either table holds is decided here only. Reading candles is the one
+pluggable part, a :class:`CandleScan`: :class:`InProcessScan` reads each series here;
+with ``client=`` :mod:`candlekit.cluster` counts and finds gaps one period file per unit
+on a Dask cluster, and the rows are built by the same code.
 """
 
 from __future__ import annotations
@@ -34,10 +39,10 @@ import html
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -50,15 +55,19 @@ from .provenance import is_synthetic, synthetic_sources
 from .store import SeriesKey, Store
 from .store.layout import PART_NAME, period_bounds_ms, period_from_dirname, period_kind
 from .store.parquet import read_info
-from .timeutil import TimeLike, to_index, to_ms, to_timestamp
+from .timeutil import TimeLike, to_ms, to_ms_array, to_timestamp
 
 __all__ = [
     "COVERAGE_TABLE_COLUMNS",
     "GAP_TABLE_COLUMNS",
+    "CandleScan",
+    "InProcessScan",
     "Window",
+    "add_unreadable",
     "coverage_summary_html",
     "coverage_table",
     "format_coverage",
+    "gap_arrays",
     "gap_table",
     "open_store",
     "series_spans",
@@ -416,11 +425,8 @@ def _read_span(store: Store, row: Any, bad: list[dict], start_ms: int | None = N
             if hi is None or at is None or at < hi:
                 pieces.append(store.read(row.symbol, row.interval, at, hi, source=row.source))
         except CorruptFileError as exc:
-            key = SeriesKey(row.source, row.symbol, row.interval)
-            found = _bad_row(key, exc.path, exc.reason)
-            if any(b["path"] == found["path"] for b in bad) or found["end"] <= found["start"]:
+            if not add_unreadable(bad, row, exc.path, exc.reason):
                 raise
-            bad.append(found)
             continue
         break
     pieces = [p for p in pieces if len(p)]
@@ -429,6 +435,51 @@ def _read_span(store: Store, row: Any, bad: list[dict], start_ms: int | None = N
     out = pieces[0] if len(pieces) == 1 else pd.concat(pieces)
     out.attrs = dict(pieces[0].attrs)
     return out
+
+
+def add_unreadable(bad: list[dict], row: Any, path: Any, reason: str) -> bool:
+    """Record a file of ``row``'s series found damaged while reading its candles.
+
+    Its period then counts as unreadable (neither stored nor missing), as for a file
+    whose footer cannot be read.
+
+    Parameters
+    ----------
+    bad : list of dict
+        The series' unreadable files (``start``, ``end``, ``path``, ``reason``, ...);
+        updated in place and kept in time order.
+    row : namedtuple
+        The series' row of :func:`series_spans` (``symbol``, ``interval``, ``source``).
+    path : path
+        The damaged file.
+    reason : str
+        Why it cannot be read.
+
+    Returns
+    -------
+    bool
+        True when recorded, False when ``bad`` already names the file.
+
+    Raises
+    ------
+    CorruptFileError
+        When ``path`` is not a period file of the store (nothing to skip).
+    """
+    found = _bad_row(SeriesKey(row.source, row.symbol, row.interval), path, reason)
+    if any(b["path"] == found["path"] for b in bad):
+        return False
+    if found["end"] <= found["start"]:
+        raise CorruptFileError(path, reason)
+    bad.append(found)
+    bad.sort(key=lambda b: (b["start"], b["path"]))
+    return True
+
+
+def gap_arrays(found: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`~candlekit.find_gaps`' answer as ``(start, end, missing_candles)`` arrays
+    (epoch ms, ``end`` exclusive)."""
+    return (to_ms_array(found["start"]), to_ms_array(found["end"]),
+            found["missing_candles"].to_numpy(np.int64))
 
 
 def _unreadable_count(bad: list[dict], start_ms: int, end_ms: int, row: Any) -> int:
@@ -492,34 +543,105 @@ def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in merged]
 
 
-def _request_columns(store: Store, row: Any, req: _Requested | None, bad: list[dict]
-                     ) -> dict[str, Any]:
-    """requested_start/end, requested_candles, requested_stored, unavailable_upstream."""
-    none = {"requested_start": pd.NaT, "requested_end": pd.NaT, "requested_candles": 0,
-            "requested_stored": 0, "unavailable_upstream": 0, "requested_pct": np.nan}
+def _request_plan(row: Any, req: _Requested | None
+                  ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The ranges tasks asked for (merged, from the first bucket asked for), and their
+    parts before the earliest time the upstream still serves."""
     if req is None:
-        return none
+        return [], []
     tail = (_bucket_end(to_ms(row.latest), row) if row.total_candles
             else max(a for a, _ in req.ranges))
-    ranges = _merge([(to_ms(floor_time(a, row.interval, alignment=row.alignment)),
-                      b if b is not None else tail) for a, b in req.ranges])
-    if not ranges:
-        return none
-    lo, hi = ranges[0][0], ranges[-1][1]
-    t = _read_span(store, row, bad, lo, hi).index.asi8
-    asked = stored = unavailable = 0
+    asked = _merge([(to_ms(floor_time(a, row.interval, alignment=row.alignment)),
+                     b if b is not None else tail) for a, b in req.ranges])
     ea = req.earliest_available
-    for a, b in ranges:
-        asked += _expected(a, b, row.interval, row.alignment)
-        i, j = np.searchsorted(t, [a, b])
-        stored += int(j - i)
-        if ea is not None and ea > a:
-            cut = min(ea, b)
-            k = int(np.searchsorted(t, cut))
-            unavailable += _expected(a, cut, row.interval, row.alignment) - (k - int(i))
-    return {"requested_start": lo, "requested_end": hi, "requested_candles": asked,
-            "requested_stored": stored, "unavailable_upstream": unavailable,
-            "requested_pct": 100.0 * stored / asked if asked else np.nan}
+    gone = [(a, min(ea, b)) for a, b in asked if ea is not None and ea > a]
+    return asked, gone
+
+
+def _request_columns(row: Any, asked: list[tuple[int, int]], gone: list[tuple[int, int]],
+                     stored: Any) -> dict[str, Any]:
+    """requested_start/end, requested_candles, requested_stored, unavailable_upstream,
+    with ``stored(a, b)`` the stored candles opening in ``[a, b)``."""
+    if not asked:
+        return {"requested_start": pd.NaT, "requested_end": pd.NaT, "requested_candles": 0,
+                "requested_stored": 0, "unavailable_upstream": 0, "requested_pct": np.nan}
+    n = sum(_expected(a, b, row.interval, row.alignment) for a, b in asked)
+    held = sum(stored(a, b) for a, b in asked)
+    unavailable = sum(_expected(a, c, row.interval, row.alignment) - stored(a, c)
+                      for a, c in gone)
+    return {"requested_start": asked[0][0], "requested_end": asked[-1][1],
+            "requested_candles": n, "requested_stored": held,
+            "unavailable_upstream": unavailable,
+            "requested_pct": 100.0 * held / n if n else np.nan}
+
+
+# --- how candles are counted and gaps found: the pluggable part --------------------------
+
+
+class CandleScan(Protocol):
+    """How the tables count a series' stored candles and find its gaps.
+
+    :class:`InProcessScan` reads each series here; :class:`candlekit.cluster.tables.UnitScan`
+    runs one unit per (series, period file) on a Dask cluster. Everything else about a
+    table row (spans, unreadable files, requests, the columns) is
+    :func:`coverage_table` and :func:`gap_table`, whatever the scan (their ``scan=``).
+
+    Both methods take, per series, its row of :func:`series_spans` and its list of
+    unreadable files: periods to skip, to which a file found damaged while reading is
+    added with :func:`add_unreadable` (its candles then count for nothing).
+    """
+
+    def stored_before(self, store: Store, rows: Sequence[Any],
+                      pieces: Sequence[list[tuple[int, int]]], points: Sequence[np.ndarray],
+                      bad: Sequence[list[dict]]) -> list[np.ndarray]:
+        """Per series, how many candles opening inside its ``pieces`` (disjoint
+        ``[lo, hi)`` ranges, epoch ms, in order; nothing else is read) open before each
+        of its ``points``."""
+        ...
+
+    def gaps(self, store: Store, rows: Sequence[Any], bad: Sequence[list[dict]]
+             ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per series, :func:`~candlekit.find_gaps` over its span ``[start, end)`` as
+        :func:`gap_arrays`, the periods of unreadable files read as holding nothing."""
+        ...
+
+
+class InProcessScan:
+    """:class:`CandleScan` in this process: each series' ranges read with
+    :meth:`Store.read`, skipping the periods of unreadable files."""
+
+    def stored_before(self, store: Store, rows: Sequence[Any],
+                      pieces: Sequence[list[tuple[int, int]]], points: Sequence[np.ndarray],
+                      bad: Sequence[list[dict]]) -> list[np.ndarray]:
+        """See :meth:`CandleScan.stored_before`."""
+        out = []
+        for row, ranges, at, bad_here in zip(rows, pieces, points, bad, strict=True):
+            t = [_read_span(store, row, bad_here, lo, hi).index.asi8 for lo, hi in ranges]
+            held = np.concatenate(t) if t else np.empty(0, np.int64)
+            out.append(np.searchsorted(held, at).astype(np.int64))
+        return out
+
+    def gaps(self, store: Store, rows: Sequence[Any], bad: Sequence[list[dict]]
+             ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """See :meth:`CandleScan.gaps`."""
+        return [gap_arrays(find_gaps(_read_span(store, row, bad_here), start=row.start,
+                                     end=row.end, alignment=row.alignment))
+                for row, bad_here in zip(rows, bad, strict=True)]
+
+
+def _scan(client: Any, scan: CandleScan | None) -> CandleScan:
+    """The scan a table runs: ``scan``, else on ``client`` one unit per period file
+    (:mod:`candlekit.cluster`, which needs dask), else :class:`InProcessScan`."""
+    if scan is not None and client is not None:
+        raise FormatError("Pass client= (run on that Dask cluster) or scan= (your own "
+                          "CandleScan), not both.", scan)
+    if scan is not None:
+        return scan
+    if client is None:
+        return InProcessScan()
+    from .cluster.tables import UnitScan
+
+    return UnitScan(client)
 
 
 # --- the tables ----------------------------------------------------------------------------
@@ -529,7 +651,8 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
                    symbols: str | Iterable[str] | None = None,
                    intervals: str | Iterable[str] | None = None,
                    sources: str | Iterable[str] | None = None, window: Window = None,
-                   now: TimeLike | None = None, client: Any = None) -> pd.DataFrame:
+                   now: TimeLike | None = None, client: Any = None,
+                   scan: CandleScan | None = None) -> pd.DataFrame:
     """What each stored series holds, and how complete it is over a window and over what
     backfill tasks asked for.
 
@@ -549,6 +672,10 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
     client : distributed.Client, optional
         Count on this Dask cluster, one period file per unit
         (:func:`candlekit.cluster.coverage_table`); the same table.
+    scan : CandleScan, optional
+        How candles are counted (instead of ``client``): :class:`InProcessScan` by
+        default, :class:`candlekit.cluster.tables.UnitScan` with ``client``. The
+        table's rows are built here whatever the scan.
 
     Returns
     -------
@@ -586,32 +713,43 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
         For an unreadable window or ``now``.
     InvalidIntervalError
         For an unknown interval in ``intervals``.
+    FormatError
+        For a ``client`` that is not a ``distributed.Client``, or both ``client`` and
+        ``scan``.
 
     Examples
     --------
     >>> cov = coverage_table("data", window="30d")                  # doctest: +SKIP
     >>> cov[cov.completeness_pct < 100][["symbol", "interval", "missing_candles"]]  # doctest: +SKIP
     """
-    if client is not None:  # the same table, one period file per unit on a Dask cluster
-        from .cluster import tables
-        return tables.coverage_table(store, symbols=symbols, intervals=intervals, sources=sources,
-                                     window=window, now=now, client=client)
+    scan = _scan(client, scan)
     st = open_store(store)
     spans, bad = _spans(st, symbols, intervals, sources, window, now)
     requests = _requests(st) if len(spans) else {}
-    rows = []
-    for row in spans.itertuples(index=False):
-        key = (row.symbol, row.interval, row.source)
-        bad_here = bad.setdefault(key, [])
+    rows = list(spans.itertuples(index=False))
+    bads = [bad.setdefault((r.symbol, r.interval, r.source), []) for r in rows]
+    plans, pieces, points = [], [], []
+    for row in rows:
+        span = [] if row.whole_series else [(to_ms(row.start), to_ms(row.end))]
+        asked, gone = _request_plan(row, requests.get((row.symbol, row.interval, row.source)))
+        plans.append((asked, gone))
+        pieces.append(_merge(span + asked))
+        points.append(np.unique(np.asarray([x for r in span + asked + gone for x in r],
+                                           np.int64)))
+    below = scan.stored_before(st, rows, pieces, points, bads) if rows else []
+    out = []
+    for row, (asked, gone), at, n_below, bad_here in zip(rows, plans, points, below, bads,
+                                                         strict=True):
+        def stored(a: int, b: int, at: np.ndarray = at, n_below: np.ndarray = n_below) -> int:
+            i, j = np.searchsorted(at, [a, b])
+            return int(n_below[j] - n_below[i])
+
         start_ms, end_ms = to_ms(row.start), to_ms(row.end)
-        if row.whole_series:
-            in_window = int(row.total_candles)
-        else:
-            in_window = len(_read_span(st, row, bad_here))
-        asked = _request_columns(st, row, requests.get(key), bad_here)
+        in_window = (int(row.total_candles) if row.whole_series
+                     else stored(start_ms, end_ms) if end_ms > start_ms else 0)
         expected = _expected(start_ms, end_ms, row.interval, row.alignment)
         unreadable = _unreadable_count(bad_here, start_ms, end_ms, row)
-        rows.append({
+        out.append({
             "symbol": row.symbol, "interval": row.interval, "source": row.source,
             "earliest": row.earliest, "latest": row.latest,
             "total_candles": int(row.total_candles), "open_candles": int(row.open_candles),
@@ -619,11 +757,12 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
             "expected_candles": expected,
             "completeness_pct": 100.0 * in_window / expected if expected else np.nan,
             "missing_candles": max(expected - in_window - unreadable, 0),
-            "unreadable_candles": unreadable, **asked,
+            "unreadable_candles": unreadable,
+            **_request_columns(row, asked, gone, stored),
             "synthetic": is_synthetic(row.source), "alignment": row.alignment,
             "note": _note(bad_here),
         })
-    return _coverage_frame(rows)
+    return _coverage_frame(out)
 
 
 def _utc_column(values: list[Any]) -> pd.Series:
@@ -651,7 +790,8 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
               symbols: str | Iterable[str] | None = None,
               intervals: str | Iterable[str] | None = None,
               sources: str | Iterable[str] | None = None, window: Window = None,
-              now: TimeLike | None = None, client: Any = None) -> pd.DataFrame:
+              now: TimeLike | None = None, client: Any = None,
+              scan: CandleScan | None = None) -> pd.DataFrame:
     """Every run of missing candles in the selected series, largest first, and a warning
     row for each unreadable (corrupted) file.
 
@@ -671,6 +811,10 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
     client : distributed.Client, optional
         Scan on this Dask cluster, one period file per unit, gaps across files joined
         (:func:`candlekit.cluster.gap_table`); the same table.
+    scan : CandleScan, optional
+        How gaps are found (instead of ``client``): :class:`InProcessScan` by default,
+        :class:`candlekit.cluster.tables.UnitScan` with ``client``. The table's rows
+        are built here whatever the scan.
 
     Returns
     -------
@@ -688,30 +832,31 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
     ------
     InvalidTimeError
         For an unreadable window or ``now``.
+    FormatError
+        For a ``client`` that is not a ``distributed.Client``, or both ``client`` and
+        ``scan``.
 
     Examples
     --------
     >>> gap_table("data", symbols="ETH", window="30d").head()       # doctest: +SKIP
     """
-    if client is not None:  # the same table, one period file per unit on a Dask cluster
-        from .cluster import tables
-        return tables.gap_table(store, symbols=symbols, intervals=intervals, sources=sources,
-                                window=window, now=now, client=client)
+    scan = _scan(client, scan)
     st = open_store(store)
     spans, bad = _spans(st, symbols, intervals, sources, window, now)
+    rows = list(spans.itertuples(index=False))
+    bads = [bad.setdefault((r.symbol, r.interval, r.source), []) for r in rows]
+    todo = [i for i, row in enumerate(rows) if row.end > row.start]
+    found = dict(zip(todo, scan.gaps(st, [rows[i] for i in todo], [bads[i] for i in todo])
+                     if todo else [], strict=True))
     parts, warn_rows = [], []
-    for row in spans.itertuples(index=False):
-        bad_here = bad.setdefault((row.symbol, row.interval, row.source), [])
-        if row.end > row.start:
-            df = _read_span(st, row, bad_here)
-            found = find_gaps(df, start=row.start, end=row.end, alignment=row.alignment)
-            found = _outside(found, bad_here, row)
-            if len(found):
+    for i, (row, bad_here) in enumerate(zip(rows, bads, strict=True)):
+        if i in found:
+            s, e, m = _outside(*found[i], bad_here, row)
+            if len(s):
                 parts.append(pd.DataFrame({
                     "symbol": row.symbol, "interval": row.interval, "source": row.source,
-                    "start": found["start"].to_numpy(), "end": found["end"].to_numpy(),
-                    "missing_candles": found["missing_candles"].to_numpy(np.int64),
-                    "status": "missing", "note": ""}))
+                    "start": s, "end": e, "missing_candles": m, "status": "missing",
+                    "note": ""}))
         s_ms, e_ms = to_ms(row.start), to_ms(row.end)
         for b in bad_here:
             lo, hi = b["start"], b["end"]
@@ -724,58 +869,55 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
                                       f"({b['reason']}); its period is not counted as "
                                       "missing. Move the file away and backfill this "
                                       "period again."})
-    out = pd.concat(parts, ignore_index=True) if parts else _empty_gaps()
+    gaps = pd.concat(parts, ignore_index=True) if parts else _empty_gaps()
+    gaps = gaps.assign(_length=gaps["end"] - gaps["start"]).sort_values(
+        ["_length", "missing_candles", "symbol", "interval", "start"],
+        ascending=[False, False, True, True, True], kind="stable").drop(columns="_length")
+    out = (pd.concat([pd.DataFrame(warn_rows, columns=gaps.columns), gaps], ignore_index=True)
+           if warn_rows else gaps.reset_index(drop=True))
     for c in ("start", "end"):
-        out[c] = _utc_column(list(out[c]))
+        out[c] = pd.to_datetime(out[c].to_numpy(np.int64), unit="ms", utc=True).as_unit("ms")
     out["duration"] = out["end"] - out["start"]
-    out = out.sort_values(["duration", "missing_candles", "symbol", "interval", "start"],
-                          ascending=[False, False, True, True, True], kind="stable")
-    if warn_rows:
-        warn = pd.DataFrame(warn_rows)
-        for c in ("start", "end"):
-            warn[c] = pd.to_datetime(np.asarray(warn[c], np.int64), unit="ms", utc=True
-                                     ).as_unit("ms")
-        warn["duration"] = warn["end"] - warn["start"]
-        out = pd.concat([warn, out], ignore_index=True) if len(out) else warn
     out["missing_candles"] = out["missing_candles"].astype(np.int64)
-    return out.reset_index(drop=True)[list(GAP_TABLE_COLUMNS)]
+    for c in ("symbol", "interval", "source", "status", "note"):
+        out[c] = out[c].astype(object)
+    return out[list(GAP_TABLE_COLUMNS)]
 
 
 def _empty_gaps() -> pd.DataFrame:
     out = pd.DataFrame({c: pd.Series(dtype=object) for c in ("symbol", "interval", "source")})
-    out["start"] = pd.Series(dtype="datetime64[ms, UTC]")
-    out["end"] = pd.Series(dtype="datetime64[ms, UTC]")
-    out["missing_candles"] = pd.Series(dtype=np.int64)
+    for c in ("start", "end", "missing_candles"):
+        out[c] = pd.Series(dtype=np.int64)
     out["status"] = pd.Series(dtype=object)
     out["note"] = pd.Series(dtype=object)
     return out
 
 
-def _outside(found: pd.DataFrame, bad: list[dict], row: Any) -> pd.DataFrame:
-    """Gaps minus the periods of unreadable files (those are not missing candles)."""
-    if not bad or not len(found):
-        return found
-    starts, ends, counts = [], [], []
+def _outside(starts: np.ndarray, ends: np.ndarray, missing: np.ndarray, bad: list[dict],
+             row: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaps (epoch ms, ends exclusive) minus the periods of unreadable files (those are
+    not missing candles)."""
+    if not bad or not len(starts):
+        return starts, ends, missing
+    out_s, out_e = [], []
     holes = sorted((b["start"], b["end"]) for b in bad)
-    for s, e in zip(found["start"].array.asi8, found["end"].array.asi8):
-        at = int(s)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        at = s
         for lo, hi in holes:
             if hi <= at or lo >= e:
                 continue
             if lo > at:
-                starts.append(at)
-                ends.append(lo)
+                out_s.append(at)
+                out_e.append(lo)
             at = max(at, hi)
         if at < e:
-            starts.append(at)
-            ends.append(int(e))
-    for s, e in zip(starts, ends):
-        counts.append(_expected(s, e, row.interval, row.alignment))
+            out_s.append(at)
+            out_e.append(e)
+    counts = [_expected(s, e, row.interval, row.alignment) for s, e in zip(out_s, out_e)]
     keep = [i for i, n in enumerate(counts) if n > 0]
-    return pd.DataFrame({
-        "start": to_index(np.asarray([starts[i] for i in keep], np.int64), name=None),
-        "end": to_index(np.asarray([ends[i] for i in keep], np.int64), name=None),
-        "missing_candles": np.asarray([counts[i] for i in keep], np.int64)})
+    return (np.asarray([out_s[i] for i in keep], np.int64),
+            np.asarray([out_e[i] for i in keep], np.int64),
+            np.asarray([counts[i] for i in keep], np.int64))
 
 
 # --- presentation --------------------------------------------------------------------------

@@ -113,23 +113,97 @@ def test_bad_client_is_refused(store):
         ck.gap_table(store, client=object())
 
 
-def test_a_failing_unit_raises_its_error_on_the_client(store, client, tmp_path):
-    """A corrupted file fails its unit; the client gets the same error as in process."""
+def _corrupted_copy(store, tmp_path, *, footer: bool):
+    """A copy of the store with ETH 1h's 2025 file damaged: its footer (unreadable
+    without reading rows) or, with ``footer=False``, a row group (found only on reading)."""
     import shutil
-    import warnings
+
+    import pyarrow.parquet as pq
 
     root = tmp_path / "copy"
     shutil.copytree(store.root, root)
-    st = ck.Store(root)
     path = next((root / "source=synthetic" / "symbol=ETH" / "interval=1h").glob("period=2025*"))
-    (path / "part-0.parquet").write_bytes(b"not parquet")
+    part = path / "part-0.parquet"
+    if footer:
+        part.write_bytes(b"PAR1 this is not a parquet file any more")
+    else:
+        meta = pq.read_metadata(part)
+        col = meta.row_group(0).column(0)
+        start = col.dictionary_page_offset or col.data_page_offset
+        data = bytearray(part.read_bytes())
+        data[start:start + col.total_compressed_size] = b"\xff" * col.total_compressed_size
+        part.write_bytes(bytes(data))
+    return ck.Store(root), part
+
+
+CORRUPT_SELECTIONS = [{}, {"window": ("2025-01-01", "2025-01-10")}, {"now": "2025-02-01"},
+                      {"intervals": "1h", "window": "30d"}]
+
+
+@pytest.mark.parametrize("footer", [True, False], ids=["footer", "rows"])
+@pytest.mark.parametrize("kw", CORRUPT_SELECTIONS)
+def test_a_corrupted_file_is_unreadable_on_the_cluster_as_in_process(store, client, tmp_path,
+                                                                      footer, kw):
+    """The file is named once, its period unreadable (not missing), the rest reported."""
+    import warnings
+
+    st, part = _corrupted_copy(store, tmp_path, footer=footer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        with pytest.raises(ck.CorruptFileError, match="period=2025"):
-            ck.gap_table(st, window=("2025-01-01", "2025-01-10"))
-        with pytest.raises(ck.CorruptFileError, match="period=2025"):
-            ck.gap_table(st, window=("2025-01-01", "2025-01-10"), client=client)
+        want_cov = ck.coverage_table(st, **kw)
+        want_gaps = ck.gap_table(st, **kw)
+        got_cov = ck.coverage_table(st, client=client, **kw)
+        got_gaps = ck.gap_table(st, client=client, **kw)
+        loop_gaps = tables.gap_table(st, progress=False, **kw)
+    pd.testing.assert_frame_equal(got_cov, want_cov, check_exact=True)
+    pd.testing.assert_frame_equal(got_gaps, want_gaps, check_exact=True)
+    pd.testing.assert_frame_equal(loop_gaps, want_gaps, check_exact=True)
+    warn = got_gaps[got_gaps["status"] == "unreadable"]
+    assert len(warn) == 1 and warn["note"].iloc[0].count(str(part)) == 1
+    eth = got_cov[(got_cov["symbol"] == "ETH") & (got_cov["interval"] == "1h")].iloc[0]
+    if footer or "window" in kw:
+        assert eth["note"].count(str(part)) == 1
+    else:  # footers only: damaged rows are found when read (the gap table reads them)
+        assert eth["note"] == ""
+    if kw.get("window") == ("2025-01-01", "2025-01-10"):
+        # the whole window is in the file's period (its dropped hour included): unreadable
+        assert (eth["unreadable_candles"], eth["missing_candles"]) == (9 * 24, 0)
     assert st.read("BTC", "1h").shape[0] > 0  # the rest of the store stays readable
+
+
+def test_a_registry_asking_for_history_gone_upstream_counts_the_same(store, client, tmp_path):
+    """requested / stored / unavailable-upstream columns, from the task registry."""
+    import shutil
+
+    from candlekit.backfill.registry import TaskRegistry
+    from candlekit.timeutil import to_ms
+
+    root = tmp_path / "reg"
+    shutil.copytree(store.root, root)
+    st = ck.Store(root)
+    reg = TaskRegistry(st)
+    # 1h asked from before the data (the upstream serves from 2024-12-25), no end
+    reg.create(["BTC", "ETH"], ["1h"], start=to_ms("2024-12-01"), end=None, source="synthetic")
+    reg.create(["BTC"], ["1h"], start=to_ms("2025-01-05"), end=to_ms("2025-02-10"),
+               source="synthetic")
+    # 1s across the Jan/Feb gap, upstream from the middle of the gap
+    reg.create(["BTC"], ["1s"], start=to_ms("2026-01-31T23:00"), end=to_ms("2026-02-01T01:00"),
+               source="synthetic")
+    for sym, iv, ea in (("BTC", "1h", "2024-12-25"), ("ETH", "1h", "2024-12-25"),
+                        ("BTC", "1s", "2026-02-01T00:00:30")):
+        reg.set_earliest_available("synthetic", sym, iv, to_ms(ea), observed_ms=to_ms("2026-03-01"))
+    for kw in ({}, {"window": "3d"}, {"intervals": ["1s", "1h"], "now": "2026-03-10"}):
+        want = ck.coverage_table(st, **kw)
+        got = ck.coverage_table(st, client=client, **kw)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        pd.testing.assert_frame_equal(tables.coverage_table(st, progress=False, **kw), want,
+                                      check_exact=True)
+    asked = want[want["requested_candles"] > 0].set_index(["symbol", "interval"])
+    assert (asked["unavailable_upstream"] > 0).all()
+    assert (asked["requested_pct"] < 100).all()
+    # BTC 1s: 150 s missing from 23:59:00, the 90 before the upstream's start unavailable
+    assert asked.loc[("BTC", "1s"), "requested_stored"] == 7200 - 150
+    assert asked.loc[("BTC", "1s"), "unavailable_upstream"] == 90
 
 
 def test_progress_shows_units_and_the_dashboard_link(store, client, capsys):
@@ -137,16 +211,3 @@ def test_progress_shows_units_and_the_dashboard_link(store, client, capsys):
     out = capsys.readouterr()
     assert f"dashboard: {client.dashboard_link}" in out.out + out.err
     assert "gaps: 100%" in out.err and "8/8" in out.err
-
-
-@pytest.mark.parametrize("convention", ["last missing", "exclusive"])
-def test_exclusive_ends_read_either_find_gaps_convention(convention):
-    """find_gaps' end may be the last missing open time or the exclusive end."""
-    from candlekit.cluster.tables import exclusive_ends
-
-    starts = pd.to_datetime(["2025-12-31T23:00", "2026-01-05T00:00"], utc=True).as_unit("ms")
-    last = pd.to_datetime(["2026-01-01T01:00", "2026-01-05T00:00"], utc=True).as_unit("ms")
-    excl = pd.to_datetime(["2026-01-01T02:00", "2026-01-05T01:00"], utc=True).as_unit("ms")
-    found = pd.DataFrame({"start": starts, "end": last if convention == "last missing" else excl,
-                          "missing_candles": np.array([3, 1], np.int64)})
-    assert exclusive_ends(found, "1h", "calendar").tolist() == list(excl.asi8)

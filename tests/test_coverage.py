@@ -11,6 +11,7 @@ import pytest
 from candlekit.coverage import (
     COVERAGE_TABLE_COLUMNS,
     GAP_TABLE_COLUMNS,
+    InProcessScan,
     coverage_summary_html,
     coverage_table,
     format_coverage,
@@ -182,6 +183,31 @@ def test_bad_arguments_raise_errors_that_say_what_to_do(store):
         coverage_table(store, symbols=[1])
     with pytest.raises(FormatError, match="Store"):
         open_store(42)
+    with pytest.raises(FormatError, match="not both"):
+        coverage_table(store, client=object(), scan=InProcessScan())
+
+
+def test_the_rows_are_built_from_what_the_scan_counts(store):
+    """scan= is the only part that reads candles: the same code builds the rows."""
+    from candlekit.intervals import count_buckets
+
+    class Blind(InProcessScan):
+        def stored_before(self, store, rows, pieces, points, bad):
+            return [np.zeros(len(p), np.int64) for p in points]
+
+        def gaps(self, store, rows, bad):
+            return [(np.array([r.start.value // 10**6]), np.array([r.end.value // 10**6]),
+                     np.array([count_buckets(r.start, r.end, r.interval)]))
+                    for r in rows]
+
+    window = ("2026-10-02", "2026-10-03")
+    cov = coverage_table(store, window=window, scan=Blind())
+    assert (cov["window_candles"] == 0).all() and (cov["completeness_pct"] == 0).all()
+    assert (cov["missing_candles"] == cov["expected_candles"]).all()
+    assert (cov["total_candles"] == coverage_table(store)["total_candles"]).all()  # footers
+    gaps = gap_table(store, window=window, scan=Blind())
+    assert len(gaps) == 4 and (gaps["missing_candles"] > 0).all()
+    assert (gaps["end"] - gaps["start"] == pd.Timedelta(days=1)).all()
 
 
 def test_an_empty_store_gives_empty_tables_and_says_how_to_fill_it(tmp_path):

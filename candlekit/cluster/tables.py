@@ -1,101 +1,111 @@
 """The coverage and gap tables over many series, one period file per unit.
 
-Both start from :func:`candlekit.coverage.series_spans` on the client (parquet footers
-only), so they examine exactly the spans the in-process :func:`candlekit.coverage_table`
-and :func:`candlekit.gap_table` examine. Each span is cut at the period files' bounds into
-units covering the buckets whose open time lies in that file: ``[lo, hi)`` with ``lo`` the
-first bucket opening in the period, so a unit never counts a bucket that opens in the
-previous file. A unit runs :func:`candlekit.find_gaps` over its own range (gaps at its
-start and end included); the client joins a gap that ends where the next unit's first gap
-starts, so a gap across one or many files comes out as one row, exactly as a single scan
-of the whole span finds it. The coverage table needs rows only where a window does not
-hold the whole series (footers answer the rest); its units return their count, open
-candles and first and last open time, summed and min/maxed per series.
+What a row of either table holds is decided in one place, :mod:`candlekit.coverage`
+(:func:`~candlekit.coverage.coverage_table`, :func:`~candlekit.coverage.gap_table`); this
+module only supplies the part that reads candles, :class:`UnitScan`, so the tables
+on a cluster are the in-process tables by construction. Each range a table reads is cut
+at the period files' bounds into units covering the buckets whose open time lies in that
+file: ``[lo, hi)`` with ``lo`` the first bucket opening in the period, so a unit never
+counts a bucket that opens in the previous file. For the gap table a unit runs
+:func:`candlekit.find_gaps` over its own range (gaps at its start and end included) and
+the client joins a gap that ends where the next unit's first gap starts, so a gap across
+one or many files comes out as one row, exactly as a single scan of the whole span finds
+it. For the coverage table a unit counts its candles opening before each point the
+table asks about. A unit whose file is known unreadable is not read (it holds nothing);
+one found damaged while read reports the file, which the client records as unreadable,
+as in process.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..coverage import (
-    GAP_TABLE_COLUMNS,
-    Window,
-    _coverage_frame,
-    _expected,
-    _utc_column,
-    open_store,
-    series_spans,
-)
+from .. import coverage
+from ..coverage import Window, add_unreadable, gap_arrays
+from ..errors import CorruptFileError
+from ..frame import empty_frame
 from ..gaps import find_gaps
-from ..intervals import bucket_ordinal, ordinal_to_ms, parse_interval
-from ..provenance import is_synthetic
 from ..store import Store
-from ..timeutil import TimeLike, to_ms, to_ms_array
+from ..timeutil import TimeLike, to_ms
 from .progress import check_client, run_units
 from .units import Unit, ceil_bucket, periods_between, read_unit
 
-__all__ = ["coverage_table", "gap_table", "span_units"]
+__all__ = ["UnitScan", "coverage_table", "gap_table", "join_gaps", "range_units",
+           "span_units"]
 
 
-def span_units(spans: pd.DataFrame, *, skip_whole: bool = False) -> list[tuple[int, Unit]]:
-    """``(span row, unit)`` for every period file overlapping each span, in time order.
+def range_units(row: Any, lo: int, hi: int) -> list[Unit]:
+    """The units of one series' ``[lo, hi)`` (epoch ms): one per period file overlapping
+    it, in time order, each covering the buckets opening in its period.
 
-    A unit covers the buckets opening in its period, clipped to the span; periods without
+    ``row`` names the series (``symbol, interval, source, alignment``). Periods without
     a stored file still get a unit (its buckets are all missing).
     """
     out = []
-    for r, row in enumerate(spans.itertuples(index=False)):
-        start, end = to_ms(row.start), to_ms(row.end)
-        if end <= start or (skip_whole and row.whole_series):
-            continue
-        for o, p_lo, p_hi in periods_between(row.interval, start, end):
-            lo = max(start, ceil_bucket(p_lo, row.interval, row.alignment))
-            hi = min(end, p_hi)
-            if lo < hi:
-                out.append((r, Unit(row.source, row.symbol, row.interval, row.alignment, o,
-                                    p_lo, p_hi, lo, hi)))
+    for o, p_lo, p_hi in periods_between(row.interval, lo, hi):
+        u_lo = max(lo, ceil_bucket(p_lo, row.interval, row.alignment))
+        u_hi = min(hi, p_hi)
+        if u_lo < u_hi:
+            out.append(Unit(row.source, row.symbol, row.interval, row.alignment, o, p_lo, p_hi,
+                            u_lo, u_hi))
     return out
+
+
+def span_units(spans: pd.DataFrame) -> list[tuple[int, Unit]]:
+    """``(span row, unit)`` for every period file overlapping each span of
+    :func:`candlekit.coverage.series_spans`, in time order."""
+    return [(r, u) for r, row in enumerate(spans.itertuples(index=False))
+            for u in range_units(row, to_ms(row.start), to_ms(row.end))]
 
 
 # --- units (run on workers) ----------------------------------------------------------------
 
 
-def exclusive_ends(found: pd.DataFrame, interval: str, alignment: str) -> np.ndarray:
-    """End (exclusive, epoch ms) of each gap :func:`find_gaps` reported.
+@dataclass(frozen=True)
+class Task:
+    """A unit, the points its candles are counted against, and whether its file may be
+    read (False: it is known unreadable, and holds nothing)."""
 
-    Works whichever way ``find_gaps`` states its ends (the last missing open time, or the
-    exclusive end): the one that agrees with ``missing_candles`` is taken.
-    """
-    iv = parse_interval(interval)
-    s = bucket_ordinal(to_ms_array(found["start"]), iv, alignment=alignment)
-    e_ms = to_ms_array(found["end"])
-    e = bucket_ordinal(e_ms, iv, alignment=alignment)
-    missing = found["missing_candles"].to_numpy(np.int64)
-    inclusive = e - s + 1 == missing
-    return np.where(inclusive, ordinal_to_ms(e + 1, iv, alignment=alignment), e_ms)
+    unit: Unit
+    points: tuple[int, ...] = ()
+    readable: bool = True
 
 
-def gap_unit(unit: Unit, *, store: Store) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gaps among the buckets opening in ``[unit.lo, unit.hi)``: start, exclusive end (ms),
-    missing candles."""
-    df = read_unit(store, unit)
-    found = find_gaps(df, start=unit.lo, end=unit.hi, alignment=unit.alignment)
-    return (to_ms_array(found["start"]), exclusive_ends(found, unit.interval, unit.alignment),
-            found["missing_candles"].to_numpy(np.int64))
+Damaged = tuple[Any, str] | None  # (path, reason) of a file found damaged while read
 
 
-def count_unit(unit: Unit, *, store: Store) -> tuple[int, int, int | None, int | None]:
-    """Candles, open candles, first and last open time (ms) of the unit's range."""
-    df = read_unit(store, unit)
-    if not len(df):
-        return 0, 0, None, None
-    t = df.index.asi8
-    return len(df), int((~df["closed"].to_numpy(bool)).sum()), int(t[0]), int(t[-1])
+def _read(task: Task, store: Store) -> tuple[pd.DataFrame, Damaged]:
+    u = task.unit
+    if task.readable:
+        try:
+            return read_unit(store, u), None
+        except CorruptFileError as exc:
+            damaged: Damaged = (exc.path, exc.reason)
+    else:
+        damaged = None
+    return empty_frame(symbol=u.symbol, interval=u.interval, alignment=u.alignment,
+                       source=u.source), damaged
+
+
+def count_unit(task: Task, *, store: Store) -> tuple[np.ndarray, Damaged]:
+    """How many of the unit's candles open before each of ``task.points``."""
+    df, damaged = _read(task, store)
+    return np.searchsorted(df.index.asi8, np.asarray(task.points, np.int64)), damaged
+
+
+def gap_unit(task: Task, *, store: Store
+             ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], Damaged]:
+    """Gaps among the buckets opening in ``[unit.lo, unit.hi)``, as
+    :func:`candlekit.coverage.gap_arrays`."""
+    df, damaged = _read(task, store)
+    u = task.unit
+    return gap_arrays(find_gaps(df, start=u.lo, end=u.hi, alignment=u.alignment)), damaged
 
 
 # --- merging (on the client) ---------------------------------------------------------------
@@ -117,18 +127,62 @@ def join_gaps(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     return s[first], e[last], np.add.reduceat(m, first)
 
 
-def _collect(fn: Any, units: list[tuple[int, Unit]], st: Store, client: Any, desc: str,
-             progress: bool) -> dict[int, list[Any]]:
-    """Results per span row, each row's in unit (time) order."""
-    results: dict[int, dict[int, Any]] = {}
-    if units and client is not None:
-        from .workers import warm_up
+def _readable(unit: Unit, bad: list[dict]) -> bool:
+    return not any(b["start"] < unit.period_end and b["end"] > unit.period_start for b in bad)
 
-        warm_up(client)
-    for i, res in run_units(fn, [u for _, u in units], client=client, desc=desc,
-                            progress=progress, kwargs={"store": st}):
-        results.setdefault(units[i][0], {})[i] = res
-    return {r: [v[i] for i in sorted(v)] for r, v in results.items()}
+
+class UnitScan:
+    """:class:`candlekit.coverage.CandleScan` one unit per (series, period file), on a
+    Dask cluster or in a loop here.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        Run the units on this cluster; ``None`` loops over them in this process.
+    progress : bool, default True
+        A ``tqdm.auto`` bar over completed units.
+    """
+
+    def __init__(self, client: Any = None, *, progress: bool = True):
+        self.client = check_client(client)
+        self.progress = progress
+
+    def _run(self, fn: Any, tasks: list[tuple[int, Task]], store: Store, desc: str,
+             rows: Sequence[Any], bad: Sequence[list[dict]]) -> dict[int, list[Any]]:
+        """Results per series, each in unit (time) order; damaged files recorded."""
+        results: dict[int, dict[int, Any]] = {}
+        if tasks and self.client is not None:
+            from .workers import warm_up
+
+            warm_up(self.client)
+        for i, (res, damaged) in run_units(fn, [t for _, t in tasks], client=self.client,
+                                           desc=desc, progress=self.progress,
+                                           kwargs={"store": store}):
+            r = tasks[i][0]
+            if damaged is not None:
+                add_unreadable(bad[r], rows[r], *damaged)
+            results.setdefault(r, {})[i] = res
+        return {r: [v[i] for i in sorted(v)] for r, v in results.items()}
+
+    def stored_before(self, store: Store, rows: Sequence[Any],
+                      pieces: Sequence[list[tuple[int, int]]], points: Sequence[np.ndarray],
+                      bad: Sequence[list[dict]]) -> list[np.ndarray]:
+        """See :meth:`candlekit.coverage.CandleScan.stored_before`: summed over units."""
+        tasks = [(r, Task(u, tuple(int(p) for p in points[r]), _readable(u, bad[r])))
+                 for r, row in enumerate(rows) for lo, hi in pieces[r]
+                 for u in range_units(row, lo, hi)]
+        found = self._run(count_unit, tasks, store, "coverage", rows, bad)
+        return [np.sum(found[r], axis=0, dtype=np.int64) if r in found
+                else np.zeros(len(points[r]), np.int64) for r in range(len(rows))]
+
+    def gaps(self, store: Store, rows: Sequence[Any], bad: Sequence[list[dict]]
+             ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """See :meth:`candlekit.coverage.CandleScan.gaps`: unit gaps, joined at unit
+        bounds."""
+        tasks = [(r, Task(u, (), _readable(u, bad[r]))) for r, row in enumerate(rows)
+                 for u in range_units(row, to_ms(row.start), to_ms(row.end))]
+        found = self._run(gap_unit, tasks, store, "gaps", rows, bad)
+        return [join_gaps(found.get(r, [])) for r in range(len(rows))]
 
 
 # --- the tables ----------------------------------------------------------------------------
@@ -154,41 +208,13 @@ def coverage_table(store: Store | str | os.PathLike[str] | None = None, *,
     Returns
     -------
     pandas.DataFrame
-        Exactly what :func:`candlekit.coverage_table` returns for the same arguments.
-        Series whose span holds all their candles (``window=None``) come from footers on
-        the client, as in process; only windowed spans are read.
+        Exactly what :func:`candlekit.coverage_table` returns for the same arguments
+        (the same code builds it). Series whose span holds all their candles come from
+        footers on the client, as in process; only windows and requested ranges are read.
     """
-    st = open_store(store)
-    client = check_client(client)
-    spans = series_spans(st, symbols=symbols, intervals=intervals, sources=sources,
-                         window=window, now=now)
-    units = span_units(spans, skip_whole=True)
-    counts = _collect(count_unit, units, st, client, "coverage", progress)
-    rows = []
-    for r, row in enumerate(spans.itertuples(index=False)):
-        start_ms, end_ms = to_ms(row.start), to_ms(row.end)
-        if row.whole_series:
-            total, n_open = int(row.total_candles), int(row.open_candles)
-            first, last = row.earliest, row.latest
-        else:
-            parts = counts.get(r, [])
-            total = sum(p[0] for p in parts)
-            n_open = sum(p[1] for p in parts)
-            firsts = [p[2] for p in parts if p[2] is not None]
-            lasts = [p[3] for p in parts if p[3] is not None]
-            first = pd.Timestamp(min(firsts), unit="ms", tz="UTC") if firsts else pd.NaT
-            last = pd.Timestamp(max(lasts), unit="ms", tz="UTC") if lasts else pd.NaT
-        expected = _expected(start_ms, end_ms, row.interval, row.alignment)
-        rows.append({
-            "symbol": row.symbol, "interval": row.interval, "source": row.source,
-            "earliest": first, "latest": last, "total_candles": total,
-            "expected_candles": expected,
-            "completeness_pct": 100.0 * total / expected if expected else np.nan,
-            "missing_candles": expected - total, "open_candles": n_open,
-            "synthetic": is_synthetic(row.source), "alignment": row.alignment,
-            "start": row.start, "end": row.end,
-        })
-    return _coverage_frame(rows)
+    return coverage.coverage_table(store, symbols=symbols, intervals=intervals,
+                                   sources=sources, window=window, now=now,
+                                   scan=UnitScan(client, progress=progress))
 
 
 def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
@@ -211,39 +237,9 @@ def gap_table(store: Store | str | os.PathLike[str] | None = None, *,
     Returns
     -------
     pandas.DataFrame
-        Exactly what :func:`candlekit.gap_table` returns for the same arguments: ``symbol,
-        interval, source, start, end`` (exclusive), ``missing_candles``, ``duration``,
-        largest first.
+        Exactly what :func:`candlekit.gap_table` returns for the same arguments (the same
+        code builds it): gaps with exclusive ends, largest first, after a warning row
+        (``status="unreadable"``) per corrupted file.
     """
-    st = open_store(store)
-    client = check_client(client)
-    spans = series_spans(st, symbols=symbols, intervals=intervals, sources=sources,
-                         window=window, now=now)
-    units = span_units(spans)
-    found = _collect(gap_unit, units, st, client, "gaps", progress)
-    parts = []
-    for r, row in enumerate(spans.itertuples(index=False)):
-        s, e, m = join_gaps(found.get(r, []))
-        if not len(s):
-            continue
-        parts.append(pd.DataFrame({
-            "symbol": row.symbol, "interval": row.interval, "source": row.source,
-            "start": pd.to_datetime(s, unit="ms", utc=True).as_unit("ms"),
-            "end": pd.to_datetime(e, unit="ms", utc=True).as_unit("ms"),
-            "missing_candles": m,
-        }))
-    if not parts:
-        out = pd.DataFrame({c: pd.Series(dtype=object) for c in ("symbol", "interval",
-                                                                  "source")})
-        out["start"] = pd.Series(dtype="datetime64[ms, UTC]")
-        out["end"] = pd.Series(dtype="datetime64[ms, UTC]")
-        out["missing_candles"] = pd.Series(dtype=np.int64)
-        out["duration"] = pd.Series(dtype="timedelta64[ms]")
-        return out
-    out = pd.concat(parts, ignore_index=True)
-    for c in ("start", "end"):
-        out[c] = _utc_column(list(out[c]))
-    out["duration"] = out["end"] - out["start"]
-    out = out.sort_values(["duration", "missing_candles", "symbol", "interval", "start"],
-                          ascending=[False, False, True, True, True], kind="stable")
-    return out.reset_index(drop=True)[list(GAP_TABLE_COLUMNS)]
+    return coverage.gap_table(store, symbols=symbols, intervals=intervals, sources=sources,
+                              window=window, now=now, scan=UnitScan(client, progress=progress))
