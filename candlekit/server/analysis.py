@@ -1,0 +1,115 @@
+"""The AI analysis endpoints, over :func:`candlekit.run_analysis` and its registry.
+
+``POST /api/klines/ai-analysis`` starts an analysis in the background (recorded
+``running`` at once, in the same registry as ``ck.run_analysis``), ``GET
+/api/klines/ai-analysis/history`` lists them, ``GET /api/klines/ai-analysis/{id}`` gives
+one (:meth:`candlekit.analysis.Analysis.to_dict`: ``id, symbol, status, analysis,
+created_at`` and the rest).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from ..errors import CandlekitError
+from ..intervals import parse_interval
+from .responses import error_response, json_response
+from .schemas import AnalysisCreated, AnalysisDetail, AnalysisRow, ErrorBody, error_responses
+
+__all__ = ["AnalysisRequest", "analysis_router"]
+
+
+class AnalysisRequest(BaseModel):
+    """``POST /api/klines/ai-analysis``."""
+
+    symbol: str = Field(description="Symbol to analyse (stored).")
+    interval: str = Field("1h", description="Interval of the candles analysed.")
+    prompt: str | None = Field(None, description="What the analysis should focus on.")
+
+
+def _engine() -> Any:
+    """The analysis engine's functions (``run_analysis``, ``analyses``, ``get_analysis``)."""
+    import candlekit
+
+    missing = [n for n in ("run_analysis", "analyses", "get_analysis")
+               if not hasattr(candlekit, n)]
+    if missing:
+        raise LookupError(f"this candlekit has no analysis engine ({', '.join(missing)} "
+                          "missing)")
+    return candlekit
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, str):
+        return value
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def analysis_router(state: Any) -> APIRouter:
+    """The ``/api/klines/ai-analysis`` routes."""
+    r = APIRouter(prefix="/api/klines/ai-analysis", tags=["ai-analysis"])
+
+    def unavailable(exc: Exception) -> Response:
+        return error_response(status=501, code="analysis_unavailable",
+                              message=f"AI analysis is not available: {exc}. Install a "
+                                      "candlekit with candlekit.analysis.")
+
+    @r.post("", response_class=Response, status_code=202,
+            summary="Start an analysis of a stored series (runs in the background)",
+            responses={202: {"model": AnalysisCreated}, 501: {"model": ErrorBody, "description": "No analysis engine."},
+                       **error_responses(400, 404)})
+    def create(body: AnalysisRequest) -> Response:
+        try:
+            ck = _engine()
+        except LookupError as exc:
+            return unavailable(exc)
+        interval = parse_interval(body.interval).name
+        state.reader.plan(body.symbol, interval)  # 404 now for a series not stored
+        a = ck.run_analysis(body.symbol, interval, store=state.store, prompt=body.prompt,
+                            background=True)
+        return json_response({"analysis_id": a.id, "status": a.status}, 202)
+
+    @r.get("/history", response_class=Response, summary="Past analyses, newest first",
+           responses={200: {"model": list[AnalysisRow]}, 501: {"model": ErrorBody, "description": "No analysis engine."},
+                      **error_responses()})
+    def history() -> Response:
+        try:
+            ck = _engine()
+        except LookupError as exc:
+            return unavailable(exc)
+        df = ck.analyses(store=state.store)
+        rows = []
+        for rec in df.to_dict("records"):  # a few hundred rows of metadata, not candles
+            row = {k: rec.get(k) for k in ("id", "symbol", "interval", "status")}
+            row["created_at"] = _iso(rec.get("created_at"))
+            rows.append(row)
+        return json_response(rows)
+
+    @r.get("/{analysis_id}", response_class=Response, summary="One analysis, in full",
+           responses={200: {"model": AnalysisDetail}, 501: {"model": ErrorBody, "description": "No analysis engine."},
+                      **error_responses(404)})
+    def detail(analysis_id: str = Path(...)) -> Response:
+        try:
+            ck = _engine()
+        except LookupError as exc:
+            return unavailable(exc)
+        try:
+            a = ck.get_analysis(analysis_id, store=state.store)
+        except CandlekitError:
+            raise
+        except LookupError as exc:
+            return error_response(status=404, code="analysis_not_found",
+                                  message=f"{exc} GET /api/klines/ai-analysis/history lists "
+                                          "the analyses.")
+        return json_response(a.to_dict())
+
+    return r
