@@ -20,6 +20,7 @@ The public surface:
 - reports: :func:`coverage_table`, :func:`gap_table`, :func:`quality_findings`,
   :func:`store_findings`, :func:`plot_candles`, :func:`plot_coverage_timeline`,
   :class:`Explorer`, :func:`render_report`, :func:`is_synthetic`
+- the server: :func:`serve` (:mod:`candlekit.server`, the ``server`` extra)
 - errors: :class:`CandlekitError` and its subclasses
 """
 
@@ -73,6 +74,14 @@ from .trades import candles_from_trades
 from .wire import from_rest, from_wire, to_rest, to_wire
 
 __version__ = "0.1.0"
+
+
+def serve(*args, **kwargs):
+    """Serve a store over HTTP: :func:`candlekit.server.serve` (needs the server extra)."""
+    from .server import serve as _serve
+
+    return _serve(*args, **kwargs)
+
 
 __all__ = [
     "ALIGNMENTS",
@@ -137,6 +146,7 @@ __all__ = [
     "render_report",
     "resample",
     "resume",
+    "serve",
     "store_findings",
     "synthetic_candles",
     "tasks",

@@ -326,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_backfill_parsers(sub)  # backfill, tasks [list|status|cancel|delete|resume]
     add_emulator_parser(sub)
+    from .server.cli import add_parsers as add_server_parsers
+
+    add_server_parsers(sub, common)  # serve
 
     p = sub.add_parser("symbols", parents=[common],
                        help="symbols in the store, or the coins an upstream lists")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
@@ -60,7 +61,7 @@ def _gap_records(gaps: Any, interval: str, alignment: str) -> list[dict[str, Any
     if not len(gaps):
         return []
     iv = parse_interval(interval)
-    start = gaps["start"].to_numpy().astype("datetime64[ms]").astype(np.int64)
+    start = pd.DatetimeIndex(gaps["start"]).as_unit("ms").asi8
     missing = gaps["missing_candles"].to_numpy(dtype=np.int64)
     end = ordinal_to_ms(bucket_ordinal(start, iv, alignment=alignment) + missing, iv,
                         alignment=alignment)
