@@ -173,7 +173,8 @@ def test_follow_keeps_series_current_beyond_the_window(tmp_path):
             assert len(store.read("BTC", "1m")) == 100      # the upstream's window
             emu.advance("90min")
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and len(store.read("BTC", "1m")) < 190:
+            while time.monotonic() < deadline and min(
+                    len(store.read(s, "1m")) for s in follow.symbols) < 190:
                 time.sleep(0.05)
             btc = store.read("BTC", "1m")
             # nothing opens at the (frozen) clock: the last candle is the minute before it
@@ -185,8 +186,9 @@ def test_follow_keeps_series_current_beyond_the_window(tmp_path):
         with TestClient(app_for(store, emu, follow=follow)) as c:
             emu.advance("10min")
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and len(store.read("BTC", "1m")) < 200:
+            while time.monotonic() < deadline and min(
+                    len(store.read(s, "1m")) for s in follow.symbols) < 200:
                 time.sleep(0.05)
-            assert len(store.read("BTC", "1m")) == 200
+            assert len(store.read("BTC", "1m")) == len(store.read("xyz:NVDA", "1m")) == 200
             assert [r["id"] for r in c.get("/api/klines/backfill-tasks").json()] == [
                 rows[0]["id"]]
