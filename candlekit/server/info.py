@@ -223,10 +223,13 @@ def _openapi(dialect: str) -> dict[str, Any]:
             "schema": {"oneOf": [candle_req, meta_req]}}}},
         "responses": {
             "200": {"description": "Candles oldest first (candleSnapshot), or the metadata.",
-                    "content": {"application/json": {"schema": {"oneOf": [
+                    "content": {"application/json": {"schema": {"anyOf": [
                         {"type": "array", "items": {"$ref": f"#/components/schemas/"
                                                             f"{record.__name__}"}},
-                        {"type": "object"}]}}}},
+                        {"type": "object", "description": "meta, spotMeta"},
+                        {"type": "array", "description": "perpDexs: null (the main dex), "
+                                                         "then one object per HIP-3 dex",
+                         "items": {"anyOf": [{"type": "null"}, {"type": "object"}]}}]}}}},
             "400": {"description": "Hydromancer's field errors: Invalid interval, endTime "
                                    "must be greater than startTime, Missing required field.",
                     "content": {"application/json": {"schema": {
