@@ -14,7 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-ORDER = ["validate", "resample", "gaps", "store", "synthetic", "ingest", "budget"]
+ORDER = ["validate", "resample", "gaps", "store", "synthetic", "ingest", "budget", "server"]
 
 
 def _machine() -> str:

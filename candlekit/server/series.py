@@ -189,14 +189,15 @@ class CandleReader:
             return self._read(plan, start_ms, end_ms, partial, now_ms)
         iv = parse_interval(plan.interval)
         lo = start_ms
-        first = self.earliest(plan)
-        if first is None:
-            return self._read(plan, start_ms, end_ms, partial, now_ms)
-        if lo is None or lo < first:
-            lo = first
+        if lo is None:
+            lo = self.earliest(plan)
+            if lo is None:
+                return self._read(plan, start_ms, end_ms, partial, now_ms)
+        now = utc_now_ms() if now_ms is None else now_ms
         parts: list[pd.DataFrame] = []
         got = 0
         span = limit
+        jumped = False
         while end_ms is None or lo < end_ms:
             hi = int(ordinal_to_ms(bucket_ordinal(np.array([lo]), iv, alignment=plan.alignment)
                                    + span, iv, alignment=plan.alignment)[0])
@@ -206,10 +207,17 @@ class CandleReader:
             if len(part):
                 parts.append(part.iloc[: limit - got])
                 got += len(parts[-1])
-            if got >= limit or (end_ms is None and hi > (now_ms or utc_now_ms())):
+            if got >= limit or (end_ms is None and hi > now):
                 break
             lo = hi
-            span *= 2  # sparse history: widen the window
+            if not got and not jumped:  # nothing yet: skip to the first stored candle
+                jumped = True
+                first = self.earliest(plan)
+                if first is None:
+                    break
+                lo = max(lo, first)
+            else:
+                span *= 2  # sparse history: widen the window
         if not parts:
             return self._read(plan, lo, lo + 1, partial, now_ms).iloc[:0]
         out = parts[0] if len(parts) == 1 else pd.concat(parts)
