@@ -135,6 +135,8 @@ def test_bad_backfill_requests(tmp_path):
             ({"symbol": "BTC", "interval": "1h", "start_date": "2026-10-02",
               "end_date": "2026-10-01"}, "invalid_time"),
             ({"symbol": " BTC", "interval": "1h"}, "unknown_symbol"),
+            ({"symbol": "BTC", "interval": "1h", "start_date": "99999999999999999"},
+             "invalid_time"),
         ]:
             r = c.post("/api/klines/backfill", json=body)
             assert r.status_code in (400, 404) and r.json()["error"] == code, (body, r.text)

@@ -169,6 +169,8 @@ def test_gaps_of_a_range_and_of_every_interval(client):
      "ISO 8601"),
     ("/api/klines/data?symbol=BTC&interval=1h&start=2026-04-02&end=2026-04-01", 400,
      "invalid_time", "swap"),
+    ("/api/klines/data?symbol=BTC&end=99999999999999999999", 400, "invalid_time", "range"),
+    ("/api/klines/data?symbol=BTC&start=-99999999999999", 400, "invalid_time", "range"),
     ("/api/klines/data?interval=1h", 422, "invalid_request", "symbol"),
     ("/api/klines/data?symbol=BTC&alignment=lunar", 400, "invalid_alignment", "calendar"),
     ("/api/klines/data?symbol=BTC&source=binance", 404, "not_found", "Stored symbols"),

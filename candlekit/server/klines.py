@@ -36,16 +36,22 @@ from .schemas import (
 
 __all__ = ["klines_router", "status_record"]
 
+_MAX_MS = 10**13  # 2286-11-20: beyond it a time is a typo (seconds as ms, extra digits)
+
 
 def _ms(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return to_ms(int(value)) if value.lstrip("-").isdigit() else to_ms(value)
+        ms = to_ms(int(value)) if value.lstrip("-").isdigit() else to_ms(value)
     except (InvalidTimeError, ValueError, OverflowError) as exc:
         raise InvalidTimeError(
             f"Unreadable {name} {value!r}: use ISO 8601 (2026-04-01 or 2026-04-01T00:00:00Z) "
             "or epoch milliseconds.", value) from exc
+    if not -_MAX_MS <= ms <= _MAX_MS:
+        raise InvalidTimeError(f"{name} {value!r} is out of range: use a time between the "
+                               "years 1653 and 2286 (epoch ms within +-10**13).", value)
+    return ms
 
 
 def status_record(st: TaskStatus) -> dict[str, Any]:

@@ -207,7 +207,7 @@ class CandleReader:
             if len(part):
                 parts.append(part.iloc[: limit - got])
                 got += len(parts[-1])
-            if got >= limit or (end_ms is None and hi > now):
+            if got >= limit or hi > now:  # nothing opens after the clock
                 break
             lo = hi
             if not got and not jumped:  # nothing yet: skip to the first stored candle

@@ -266,6 +266,10 @@ class BackfillWorker:
         iv = self.make_source().check_interval(interval)
         start_ms = window_start(iv.name) if start in (None, "") else to_ms(start)
         end_ms = None if end in (None, "") else to_ms(end)
+        for name, ms in (("start_date", start_ms), ("end_date", end_ms)):
+            if ms is not None and not -10**13 <= ms <= 10**13:
+                raise InvalidTimeError(f"{name} is out of range: use a time between the years "
+                                       "1653 and 2286, e.g. 2026-10-01.", ms)
         if end_ms is not None and end_ms <= start_ms:
             raise InvalidTimeError(
                 f"end_date ({to_timestamp(end_ms)}) must be after start_date "
