@@ -135,6 +135,8 @@ def test_coverage_seed_example(client, store):
     btc = client.get("/api/klines/coverage?symbol=BTC&interval=1h").json()
     assert btc == [r for r in rows if r["symbol"] == "BTC" and r["interval"] == "1h"]
     assert btc[0]["latest"] == "2026-04-09T23:00:00Z" and btc[0]["open_candles"] == 1
+    assert {r["symbol"]: r["synthetic"] for r in rows if r["interval"] == "1h"}["SOL"] is True
+    assert btc[0]["synthetic"] is False
 
 
 def test_supported_symbols_seed_example(client):

@@ -32,7 +32,7 @@ from starlette.responses import Response
 
 from ..emulator.protocol import DESERIALIZE_ERROR, META_TYPES, ApiError, CandleQuery, parse_info
 from ..errors import CandlekitError, SeriesNotFoundError
-from ..intervals import INTERVALS
+from ..intervals import INTERVALS, parse_interval
 from .auth import INFO_PATHS, token_ok, unauthorized_body
 from .encode import wire_json
 from .responses import json_response
@@ -85,13 +85,19 @@ class InfoService:
     # --- metadata --------------------------------------------------------------------------
 
     def _sz_decimals(self, symbol: str) -> int:
+        """``szDecimals`` of a stored coin: the lot grid of its latest volumes (cached)."""
         if symbol not in self._sz:
             try:
                 keys = self.reader._keys(symbol)
                 k = min(keys, key=lambda k: INTERVALS.index(k.interval))
-                df = self.reader.store.read(symbol, k.interval, source=k.source).iloc[-500:]
+                cov = self.reader.store.coverage(symbol=symbol, interval=k.interval,
+                                                 source=k.source)
+                latest = int(cov["latest"].iloc[0].value // 1_000_000)
+                step = parse_interval(k.interval).nominal_ms
+                df = self.reader.store.read(symbol, k.interval, latest - 500 * step,
+                                            latest + 1, source=k.source)
                 self._sz[symbol] = _size_decimals(df["volume"].to_numpy()) if len(df) else 2
-            except (CandlekitError, ValueError):
+            except (CandlekitError, ValueError, IndexError):
                 return 2
         return self._sz[symbol]
 
@@ -114,10 +120,11 @@ class InfoService:
 
     def perp_dexs(self) -> list[Any]:
         """``null`` (the main dex), then one entry per HIP-3 dex prefix in the store."""
-        dexes = sorted({s.split(":", 1)[0] for s in self.reader.symbols() if ":" in s})
+        syms = self.reader.symbols()
+        dexes = sorted({s.split(":", 1)[0] for s in syms if ":" in s})
         return [None, *({"name": d, "fullName": d, "deployer": "0x" + "0" * 40,
                          "oracleUpdater": None, "feeRecipient": None,
-                         "assetToStreamingOiCap": [[s, "0.0"] for s in self.reader.symbols()
+                         "assetToStreamingOiCap": [[s, "0.0"] for s in syms
                                                    if s.startswith(f"{d}:")]}
                         for d in dexes)]
 

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from ..backfill.registry import TaskStatus, iso
 from ..errors import InvalidTimeError, SeriesNotFoundError
 from ..gaps import find_gaps
+from ..provenance import is_synthetic
 from ..intervals import INTERVALS, bucket_ordinal, check_alignment, ordinal_to_ms, parse_interval
 from ..timeutil import to_ms
 from .encode import rest_json
@@ -59,7 +60,8 @@ def status_record(st: TaskStatus) -> dict[str, Any]:
     return {"id": st.id, "symbol": st.symbol, "interval": st.interval, "status": st.status,
             "progress_pct": float(st.progress_pct), "candles_fetched": int(st.candles_fetched),
             "start": st.start, "end": st.end, "source": st.source, "error": st.error,
-            "note": st.note, "created_at": st.created_at, "updated_at": st.updated_at}
+            "note": st.note, "created_at": st.created_at, "updated_at": st.updated_at,
+            "synthetic": is_synthetic(st.source)}
 
 
 def _gap_records(gaps: Any, interval: str, alignment: str) -> list[dict[str, Any]]:
@@ -123,7 +125,8 @@ def klines_router(state: Any) -> APIRouter:
                  "earliest": iso(row.earliest.value // 1_000_000),
                  "latest": iso(row.latest.value // 1_000_000),
                  "total_candles": int(row.total_candles), "source": row.source,
-                 "open_candles": int(row.open_candles)} for row in cov.itertuples()]
+                 "open_candles": int(row.open_candles), "synthetic": is_synthetic(row.source)}
+                for row in cov.itertuples()]
         return json_response(rows)
 
     @r.get("/supported-symbols", response_class=Response, summary="Symbols with candles",

@@ -74,6 +74,7 @@ class CoverageRow(_Open):
     total_candles: int
     source: str | None = None
     open_candles: int | None = None
+    synthetic: bool | None = Field(None, description="True for synthetic (emulator) data.")
 
 
 class Symbols(_Open):
@@ -105,6 +106,7 @@ class BackfillStatus(_Open):
     interval: str | None = None
     error: str | None = None
     note: str | None = None
+    synthetic: bool | None = None
 
 
 class Ok(_Open):
