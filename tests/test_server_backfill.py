@@ -194,3 +194,67 @@ def test_follow_keeps_series_current_beyond_the_window(tmp_path):
             assert len(store.read("BTC", "1m")) == len(store.read("xyz:NVDA", "1m")) == 200
             assert [r["id"] for r in c.get("/api/klines/backfill-tasks").json()] == [
                 rows[0]["id"]]
+
+
+def _serve_process(root, port, emu_url):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "candlekit.cli", "serve", "--data", str(root), "--port",
+         str(port), "--source", "emulator", "--base-url", emu_url, "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _get(url, timeout=60.0):
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_kill_9_of_the_server_mid_task_then_restart_resumes(tmp_path):
+    import signal
+    import socket
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with Emulator(now=NOW, budget=None, window=60_000,
+                  faults=Faults(slow=1.0, slow_seconds=0.2)) as emu:
+        proc = _serve_process(tmp_path, port, emu.url)
+        try:
+            _get(url + "/api/klines/backfill-tasks")
+            task_id = requests.post(url + "/api/klines/backfill", json={
+                "symbol": "BTC", "interval": "1m", "start_date": "2026-10-08"},
+                timeout=30).json()["id"]
+            deadline = time.monotonic() + 60
+            while requests.get(f"{url}/api/klines/backfill/status/{task_id}",
+                               timeout=10).json()["progress_pct"] < 5:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+        proc = _serve_process(tmp_path, port, emu.url)
+        try:
+            st = _get(f"{url}/api/klines/backfill/status/{task_id}").json()
+            deadline = time.monotonic() + 90
+            while st["status"] != "completed":
+                assert time.monotonic() < deadline, st
+                time.sleep(0.1)
+                st = requests.get(f"{url}/api/klines/backfill/status/{task_id}",
+                                  timeout=10).json()
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        assert_store_is_truth(Store(tmp_path), emu, "BTC", "1m", "2026-10-08")
