@@ -16,7 +16,6 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from ..errors import CandlekitError
 from ..intervals import parse_interval
 from .responses import error_response, json_response
 from .schemas import AnalysisCreated, AnalysisDetail, AnalysisRow, ErrorBody, error_responses
@@ -54,6 +53,15 @@ def _iso(value: Any) -> str | None:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar: None for every kind of missing value."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, bool)) and pd.isna(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
 def analysis_router(state: Any) -> APIRouter:
     """The ``/api/klines/ai-analysis`` routes."""
     r = APIRouter(prefix="/api/klines/ai-analysis", tags=["ai-analysis"])
@@ -73,9 +81,9 @@ def analysis_router(state: Any) -> APIRouter:
         except LookupError as exc:
             return unavailable(exc)
         interval = parse_interval(body.interval).name
-        state.reader.plan(body.symbol, interval)  # 404 now for a series not stored
-        a = ck.run_analysis(body.symbol, interval, store=state.store, prompt=body.prompt,
-                            background=True)
+        plan = state.reader.plan(body.symbol, interval)  # 404 now for a series not stored
+        a = ck.run_analysis(body.symbol, interval, store=state.store, source=plan.source,
+                            prompt=body.prompt, background=True)
         return json_response({"analysis_id": a.id, "status": a.status}, 202)
 
     @r.get("/history", response_class=Response, summary="Past analyses, newest first",
@@ -87,9 +95,12 @@ def analysis_router(state: Any) -> APIRouter:
         except LookupError as exc:
             return unavailable(exc)
         df = ck.analyses(store=state.store)
+        keep = [c for c in ("id", "symbol", "interval", "status", "created_at", "as_of",
+                            "source", "synthetic", "direction", "p_up", "error")
+                if c in df.columns]
         rows = []
-        for rec in df.to_dict("records"):  # a few hundred rows of metadata, not candles
-            row = {k: rec.get(k) for k in ("id", "symbol", "interval", "status")}
+        for rec in df[keep].to_dict("records"):  # the analyses' metadata, not candles
+            row = {k: _plain(v) for k, v in rec.items()}
             row["created_at"] = _iso(rec.get("created_at"))
             rows.append(row)
         return json_response(rows)
@@ -102,14 +113,7 @@ def analysis_router(state: Any) -> APIRouter:
             ck = _engine()
         except LookupError as exc:
             return unavailable(exc)
-        try:
-            a = ck.get_analysis(analysis_id, store=state.store)
-        except CandlekitError:
-            raise
-        except LookupError as exc:
-            return error_response(status=404, code="analysis_not_found",
-                                  message=f"{exc} GET /api/klines/ai-analysis/history lists "
-                                          "the analyses.")
+        a = ck.get_analysis(analysis_id, store=state.store)  # unknown id: a LookupError, 404
         return json_response(a.to_dict())
 
     return r
