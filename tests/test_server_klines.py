@@ -203,3 +203,20 @@ def test_data_bytes_are_the_columns_not_python_rows(client, store):
     assert len(r.json()) == len(expected) == 59 * 1440
     assert json.loads(r.content) == ck.to_rest(expected)
     assert np.isclose(sum(x["volume"] for x in r.json()), expected["volume"].sum())
+
+
+def test_a_corrupted_file_is_named_and_the_rest_is_served(tmp_path):
+    st = Store(tmp_path)
+    for sym in ("BTC", "ETH"):
+        put(st, synthetic(sym, "1h", "2026-10-01", "2026-10-02"))
+    bad = next(tmp_path.rglob("symbol=BTC/**/part-0.parquet"))
+    bad.write_bytes(b"garbage")
+    with TestClient(create_app(st, run_worker=False)) as c:
+        r = c.get("/api/klines/data?symbol=BTC")
+        assert r.status_code == 500 and r.json()["error"] == "corrupt_file"
+        assert str(bad) in r.json()["message"] and "backfill" in r.json()["message"]
+        assert len(c.get("/api/klines/data?symbol=ETH").json()) == 24
+        with pytest.warns(RuntimeWarning, match="skipped a file"):
+            rows = c.get("/api/klines/coverage").json()
+        assert [x["symbol"] for x in rows] == ["ETH"]
+    assert bad.read_bytes() == b"garbage"  # never rewritten by a read

@@ -245,6 +245,8 @@ def _openapi(dialect: str) -> dict[str, Any]:
                     "content": {"application/json": {"schema": {"type": "object"}}}},
             "413": {"description": "Body too large.",
                     "content": {"application/json": {"schema": {"type": "object"}}}},
+            "500": {"description": "A corrupted store file (named) or an internal error.",
+                    "content": {"application/json": {"schema": {"type": "object"}}}},
             "422": {"description": f"{DESERIALIZE_ERROR} (plain text), an unknown coin or "
                                    "dex, or a series the store cannot serve.",
                     "content": {"text/plain": {"schema": {"type": "string"}},

@@ -172,10 +172,12 @@ _ERROR_TEXT = {400: "Bad input: the message says what to fix.",
                404: "Not found: the message lists what exists.",
                409: "Conflicts with the store's state.",
                413: "Request body too large.",
-               422: "The request does not have the documented shape."}
+               422: "The request does not have the documented shape.",
+               500: "A corrupted store file (the message names it) or an internal error; "
+                    "the store is unchanged."}
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries for the kline REST API's errors."""
     return {c: {"model": ErrorBody, "description": _ERROR_TEXT.get(c, "Error.")}
-            for c in (*codes, 401, 413, 422)}
+            for c in (*codes, 401, 413, 422, 500)}
