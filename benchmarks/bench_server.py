@@ -148,7 +148,7 @@ def main() -> None:
             for i in range(INFO_REQUESTS):
                 t = time.perf_counter()
                 r = s.post(url + "/info", json=body(i))
-                r.content
+                assert r.content
                 lat.append(time.perf_counter() - t)
             p50, p99 = np.percentile(lat, [50, 99]) * 1000
             print(f"server POST /info candleSnapshot of 5,000 candles, one keep-alive client, "
@@ -161,7 +161,7 @@ def main() -> None:
             def client(i: int) -> None:
                 sess = requests.Session()
                 while time.perf_counter() < stop:
-                    sess.post(url + "/info", json=body(i + done[i])).content
+                    assert sess.post(url + "/info", json=body(i + done[i])).content
                     done[i] += 1
 
             threads = [threading.Thread(target=client, args=(i,)) for i in range(CONCURRENT)]

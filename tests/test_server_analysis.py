@@ -8,13 +8,12 @@ import re
 import time
 
 import pytest
+from _server_helpers import put, synthetic
 from fastapi.testclient import TestClient
 
 import candlekit as ck
 from candlekit.server import create_app
 from candlekit.store import Store
-
-from _server_helpers import put, synthetic
 
 pytestmark = pytest.mark.skipif(not hasattr(ck, "run_analysis"),
                                 reason="this candlekit has no analysis engine")

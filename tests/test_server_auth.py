@@ -8,13 +8,12 @@ import subprocess
 import sys
 
 import pytest
+from _server_helpers import put, synthetic
 from fastapi.testclient import TestClient
 
 from candlekit.server import BindError, check_bind, create_app, serve
 from candlekit.server.auth import is_loopback, token_ok
 from candlekit.store import Store
-
-from _server_helpers import put, synthetic
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +93,7 @@ def test_loopback_needs_no_token(host):
 def test_cli_refuses_without_a_token(tmp_path, monkeypatch):
     monkeypatch.delenv("CANDLEKIT_TOKEN", raising=False)
     r = subprocess.run([sys.executable, "-m", "candlekit.cli", "serve", "--host", "0.0.0.0",
-                        "--data", str(tmp_path)], capture_output=True, text=True, timeout=60)
+                        "--data", str(tmp_path)], capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 2 and "without a token" in r.stderr and "--insecure" in r.stderr
     assert r.stdout == ""
 

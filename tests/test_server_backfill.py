@@ -9,7 +9,6 @@ import json
 import time
 
 import pandas as pd
-import pytest
 from fastapi.testclient import TestClient
 
 from candlekit.cli import main

@@ -10,6 +10,7 @@ import json
 import pandas as pd
 import pytest
 import requests
+from _server_helpers import complete, put, synthetic
 from hyperliquid.info import Info
 from hyperliquid.utils.error import ClientError
 
@@ -18,8 +19,6 @@ from candlekit.intervals import close_ms
 from candlekit.server import serve
 from candlekit.store import Store
 from candlekit.timeutil import to_ms
-
-from _server_helpers import complete, put, synthetic
 
 DAY = 86_400_000
 

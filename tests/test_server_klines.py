@@ -10,14 +10,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from _server_helpers import complete, put, synthetic
 from fastapi.testclient import TestClient
 
 import candlekit as ck
 from candlekit.intervals import INTERVALS
 from candlekit.server import create_app
 from candlekit.store import Store
-
-from _server_helpers import complete, put, synthetic
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 

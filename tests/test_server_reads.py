@@ -12,12 +12,11 @@ import time
 
 import numpy as np
 import requests
+from _server_helpers import put, synthetic
 from fastapi.testclient import TestClient
 
 from candlekit.server import create_app, serve
 from candlekit.store import Store
-
-from _server_helpers import put, synthetic
 
 
 def test_readers_see_whole_files_while_a_writer_rewrites(tmp_path):
@@ -94,7 +93,7 @@ def test_candlekit_serve_command(tmp_path):
         assert requests.get(url + "/api/klines/coverage", timeout=5).status_code == 401
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=30)
     assert "token required" in out and f"127.0.0.1:{port}" in out
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from _server_helpers import put, synthetic
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
 import candlekit
 from candlekit.server import create_app
 from candlekit.store import Store
-
-from _server_helpers import put, synthetic
 
 
 def _app():

@@ -14,9 +14,8 @@ import time
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
-from ._deps import fastapi, uvicorn  # noqa: F401 - a clear error when the extra is missing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -26,6 +25,7 @@ from starlette.responses import Response
 from ..emulator.protocol import DESERIALIZE_ERROR
 from ..errors import CandlekitError
 from ..store import Store
+from ._deps import fastapi, uvicorn  # noqa: F401 - a clear error when the extra is missing
 from .auth import INFO_PATHS, BodyLimitMiddleware, TokenMiddleware, check_bind
 from .info import InfoService, info_router, openapi_models
 from .klines import klines_router
@@ -244,7 +244,7 @@ class RunningServer:
         self._server.should_exit = True
         self._thread.join(timeout)
 
-    def __enter__(self) -> RunningServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

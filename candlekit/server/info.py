@@ -272,10 +272,10 @@ def info_router(service: InfoService, *, token: str | None = None,
 
     async def info(request: Request) -> Response:
         body = await request.body()
-        if token is not None and not token_ok(request.headers.get("authorization"), token):
-            if not (public_meta and _is_meta(body)):
-                return json_response(unauthorized_body(), 401,
-                                     headers={"WWW-Authenticate": 'Bearer realm="candlekit"'})
+        if (token is not None and not token_ok(request.headers.get("authorization"), token)
+                and not (public_meta and _is_meta(body))):
+            return json_response(unauthorized_body(), 401,
+                                 headers={"WWW-Authenticate": 'Bearer realm="candlekit"'})
         return await run_in_threadpool(service.answer, body)
 
     for path in INFO_PATHS:

@@ -18,8 +18,8 @@ from starlette.responses import Response
 from ..backfill.registry import TaskStatus, iso
 from ..errors import InvalidTimeError, SeriesNotFoundError
 from ..gaps import find_gaps
-from ..provenance import is_synthetic
 from ..intervals import INTERVALS, bucket_ordinal, check_alignment, ordinal_to_ms, parse_interval
+from ..provenance import is_synthetic
 from ..timeutil import to_ms
 from .encode import rest_json
 from .responses import json_response

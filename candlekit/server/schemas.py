@@ -154,7 +154,7 @@ class HyperliquidCandleRecord(_Open):
     i: str
     o: str
     h: str
-    l: str  # noqa: E741 - the wire name
+    l: str
     c: str
     v: str
     n: int | None
