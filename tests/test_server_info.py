@@ -100,6 +100,9 @@ def test_sdk_intervals_resampled_from_the_store(info, store):
         "interval": "1h", "startTime": 0, "endTime": 10**13}}), 400,
      "Missing required field: coin"),
     (lambda i: i.post("/info", {"type": "candleSnapshot", "req": {
+        "coin": "BTC", "interval": "1h", "startTime": 0}}), 400,
+     "Missing required field: endTime"),
+    (lambda i: i.post("/info", {"type": "candleSnapshot", "req": {
         "coin": "BTC", "interval": "1h", "startTime": "yesterday"}}), 422,
      "Failed to deserialize the JSON body into the target type"),
     (lambda i: i.post("/info", {"type": "clearinghouseState"}), 422,

@@ -6,7 +6,7 @@ the same reader as the emulator's, so both speak one protocol):
 ``hydromancer`` (the default; Hydromancer's ``candleSnapshot`` page)
     15 intervals (``1s`` too), Monday weeks and calendar months, records with ``q``
     (``null`` where unknown) and ``x`` (closed), ``startTime`` inclusive, ``endTime``
-    exclusive and greater than ``startTime``, at most ``limit`` (default and max 5000)
+    (required) exclusive and greater than ``startTime``, at most ``limit`` (default and max 5000)
     candles from ``startTime``, oldest first. Errors are 4xx JSON objects
     ``{"error": "Invalid interval", "code": 400, "msg": "Invalid interval"}``:
     Hydromancer's ``error``, and ``code``/``msg`` that the official SDK reads into its
@@ -178,6 +178,9 @@ class InfoService:
                          "and {\"type\": \"spotMeta\"}; backfill the coin first.")
                 return self._error(422, text)
             return _text(exc.status, text)
+        if isinstance(query, CandleQuery) and self.dialect == "hydromancer" and (
+                json.loads(body).get("req") or {}).get("endTime") is None:
+            return _hydro_error(400, "Missing required field: endTime")  # required there
         if not isinstance(query, CandleQuery):
             if query.kind == "meta":
                 payload = self.meta(query.dex)
@@ -212,7 +215,9 @@ def _openapi(dialect: str) -> dict[str, Any]:
         "type": "object", "required": ["type", "req"],
         "properties": {
             "type": {"type": "string", "enum": ["candleSnapshot"]},
-            "req": {"type": "object", "required": ["coin", "interval", "startTime"],
+            "req": {"type": "object", "required": (
+                        ["coin", "interval", "startTime", "endTime"] if dialect == "hydromancer"
+                        else ["coin", "interval", "startTime"]),
                     "properties": {
                         "coin": {"type": "string", "examples": ["BTC", "xyz:NVDA", "@107"]},
                         "interval": {"type": "string", "enum": ivs},
