@@ -175,9 +175,12 @@ def _float_tokens(x: np.ndarray, *, positional: bool) -> tuple[bytes, np.ndarray
     x = np.ascontiguousarray(x, dtype=np.float64)
     buf = orjson.dumps(x, option=orjson.OPT_SERIALIZE_NUMPY)
     view = np.frombuffer(buf, dtype=np.uint8)
-    commas = np.flatnonzero(view[1:-1] == 44) + 1
-    starts = np.concatenate([[1], commas + 1]).astype(np.int64)
-    ends = np.concatenate([commas, [len(view) - 1]]).astype(np.int64)
+    commas = np.flatnonzero(view == 44)  # floats never hold a comma
+    starts = np.empty(len(commas) + 1, dtype=np.int64)
+    ends = np.empty(len(commas) + 1, dtype=np.int64)
+    starts[0], ends[-1] = 1, len(view) - 1
+    starts[1:] = commas + 1
+    ends[:-1] = commas
     if positional:
         exps = np.flatnonzero(view == 101)  # 'e': only in exponent notation
         if len(exps):
