@@ -257,3 +257,21 @@ def test_kill_9_of_the_server_mid_task_then_restart_resumes(tmp_path):
             proc.terminate()
             proc.wait(30)
         assert_store_is_truth(Store(tmp_path), emu, "BTC", "1m", "2026-10-08")
+
+
+def test_tasks_beyond_max_running_wait_pending(tmp_path):
+    store = Store(tmp_path)
+    with Emulator(now=NOW, budget=None, window=60_000,
+                  faults=Faults(slow=1.0, slow_seconds=0.2)) as emu, \
+            TestClient(app_for(store, emu, max_running=1)) as c:
+        first = c.post("/api/klines/backfill", json={
+            "symbol": "BTC", "interval": "1m", "start_date": "2026-10-25"}).json()
+        started = time.monotonic()
+        second = c.post("/api/klines/backfill", json={
+            "symbol": "ETH", "interval": "1h", "start_date": "2026-10-25"}).json()
+        assert time.monotonic() - started < 1.5 and second["status"] == "pending"
+        assert first["status"] == "running"
+        st, _ = wait_for(c, second["id"], lambda s: s["status"] == "completed")
+        assert c.get(f"/api/klines/backfill/status/{first['id']}").json()["status"] == (
+            "completed")
+        assert_store_is_truth(store, emu, "ETH", "1h", "2026-10-25")

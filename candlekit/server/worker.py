@@ -281,6 +281,8 @@ class BackfillWorker:
             self._owned.add(task_id)
             self._queue.append(task_id)
             self._save()
+            if len(self._running) + len(self._queue) > self.max_running:
+                wait = 0.0  # every slot is busy: it stays pending for now
         self._wake.set()
         deadline = time.monotonic() + wait
         st = self.registry.status(task_id)
