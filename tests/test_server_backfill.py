@@ -271,7 +271,7 @@ def test_tasks_beyond_max_running_wait_pending(tmp_path):
             "symbol": "ETH", "interval": "1h", "start_date": "2026-10-25"}).json()
         assert time.monotonic() - started < 1.5 and second["status"] == "pending"
         assert first["status"] == "running"
-        st, _ = wait_for(c, second["id"], lambda s: s["status"] == "completed")
+        wait_for(c, second["id"], lambda s: s["status"] == "completed")
         assert c.get(f"/api/klines/backfill/status/{first['id']}").json()["status"] == (
             "completed")
         assert_store_is_truth(store, emu, "ETH", "1h", "2026-10-25")
