@@ -14,7 +14,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-ORDER = ["validate", "resample", "gaps", "store", "synthetic", "ingest", "budget", "server"]
+ORDER = ["validate", "resample", "gaps", "store", "synthetic", "ingest", "budget", "analysis",
+         "server"]
 
 
 def _machine() -> str:

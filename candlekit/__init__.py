@@ -21,13 +21,22 @@ The public surface:
   :func:`store_findings`, :func:`plot_candles`, :func:`plot_coverage_timeline`,
   :class:`Explorer`, :func:`render_report`, :func:`is_synthetic`
 - the server: :func:`serve` (:mod:`candlekit.server`, the ``server`` extra)
+- analysis: :func:`analyze` (facts, narrative and a call at an ``as_of``),
+  :func:`track_record` (every past call, graded), :func:`crosscheck` (stored coarse candles
+  against resampled finer ones), :class:`Analysis`, :class:`Call`, :class:`TrackRecord`;
+  recorded analyses: :func:`run_analysis`, :func:`analyses`, :func:`get_analysis`,
+  :func:`delete_analysis`, :func:`grade_analyses`; a language model to narrate: :class:`LLM`
 - errors: :class:`CandlekitError` and its subclasses
 """
 
+from .analysis import Analysis, Call, TrackRecord, analyze, crosscheck, track_record
+from .analysis import LLM, analyses, delete_analysis, get_analysis, grade_analyses, run_analysis
 from .backfill import Task, TaskRegistry, TaskStatus, backfill, resume, tasks
 from .charts import plot_candles, plot_coverage_timeline
 from .coverage import coverage_table, gap_table
 from .errors import (
+    AnalysisError,
+    AnalysisNotFoundError,
     CandlekitError,
     CandleValidationError,
     CorruptFileError,
@@ -36,6 +45,8 @@ from .errors import (
     InvalidAlignmentError,
     InvalidIntervalError,
     InvalidTimeError,
+    LLMConfigError,
+    MissingDependencyError,
     RateLimitError,
     ResampleError,
     SeriesNotFoundError,
@@ -85,6 +96,10 @@ def serve(*args, **kwargs):
 
 __all__ = [
     "ALIGNMENTS",
+    "Analysis",
+    "AnalysisError",
+    "AnalysisNotFoundError",
+    "Call",
     "COLUMNS",
     "INTERVALS",
     "CandleSchema",
@@ -100,6 +115,9 @@ __all__ = [
     "InvalidAlignmentError",
     "InvalidIntervalError",
     "InvalidTimeError",
+    "LLM",
+    "LLMConfigError",
+    "MissingDependencyError",
     "Page",
     "RateLimitError",
     "ResampleError",
@@ -114,9 +132,12 @@ __all__ = [
     "TaskError",
     "TaskRegistry",
     "TaskStatus",
+    "TrackRecord",
     "UnknownSymbolError",
     "UpstreamError",
     "WriteStats",
+    "analyses",
+    "analyze",
     "backfill",
     "bucket_range",
     "candles_from_trades",
@@ -124,13 +145,17 @@ __all__ = [
     "conform",
     "count_buckets",
     "coverage_table",
+    "crosscheck",
+    "delete_analysis",
     "empty_frame",
     "find_gaps",
     "floor_time",
     "from_rest",
     "from_wire",
     "gap_table",
+    "get_analysis",
     "get_source",
+    "grade_analyses",
     "import_candles",
     "import_freqtrade",
     "is_synthetic",
@@ -146,6 +171,7 @@ __all__ = [
     "render_report",
     "resample",
     "resume",
+    "run_analysis",
     "serve",
     "store_findings",
     "synthetic_candles",
@@ -153,5 +179,6 @@ __all__ = [
     "tiles",
     "to_rest",
     "to_wire",
+    "track_record",
     "validate",
 ]

@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", parents=[common],
                        help="run a notebook with papermill and render it to HTML in reports/")
     p.add_argument("notebook", help="a .ipynb path or a bundled name: backfill, "
-                   "coverage_report, explorer")
+                   "coverage_report, explorer, analysis")
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="notebook parameter (value read as a Python literal, else a string)")
     p.add_argument("--output-dir", default="reports", metavar="DIR",
@@ -325,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .emulator.cli import add_parser as add_emulator_parser
 
     add_backfill_parsers(sub)  # backfill, tasks [list|status|cancel|delete|resume]
+    from .analysis.cli import add_parsers as add_analysis_parsers
+    add_analysis_parsers(sub, common)  # analyze, analyses [list|show|grade|delete]
     add_emulator_parser(sub)
     from .server.cli import add_parsers as add_server_parsers
 

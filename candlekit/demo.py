@@ -7,6 +7,7 @@
 3. advance the emulator's clock by ``advance`` and backfill again, so the store ends up
    holding more 1m history than the upstream serves at any one time;
 4. render the backfill and coverage reports to HTML with papermill and nbconvert.
+5. render the analysis report (BTC 4h, resampled from the stored 1h) the same way.
 
 Nothing touches the network beyond 127.0.0.1. Everything stored is labelled source
 ``"emulator"`` and every report says SYNTHETIC DATA. Running it again stores nothing twice:
@@ -95,6 +96,8 @@ def run_demo(store: Store | None = None, *, symbols: tuple[str, ...] = DEMO_SYMB
         if reports_dir is not None:
             rendered = _render(store, emu.url, symbols, intervals, start, reports_dir,
                                progress=progress)
+            rendered.update(_render_analysis(store, symbols, intervals, reports_dir,
+                                             progress=progress))
     summary = summarize_task(tasks[-1], store=store)
     gaps = gap_table(store, symbols=list(symbols), intervals=list(intervals),
                      sources=[summary.status.source], window=(start, second))
@@ -119,3 +122,21 @@ def _render(store: Store, url: str, symbols: tuple[str, ...], intervals: tuple[s
                                progress=progress)
         out[name] = result.html
     return out
+
+
+#: The demo's analysis report: BTC 4h, resampled from the stored 1h candles.
+DEMO_ANALYSIS = ("BTC", "4h")
+
+
+def _render_analysis(store: Store, symbols: tuple[str, ...], intervals: tuple[str, ...],
+                     reports_dir: str | Path, *, progress: bool) -> dict[str, Path]:
+    """``reports/analysis.html``: the analysis notebook on the demo's (synthetic) store."""
+    from .report import render_report
+
+    symbol, interval = DEMO_ANALYSIS
+    if symbol not in symbols or "1h" not in intervals:
+        return {}
+    result = render_report("analysis", parameters={"symbol": symbol, "interval": interval,
+                                                   "data_dir": str(store.root)},
+                           output_dir=reports_dir, progress=progress)
+    return {"analysis": result.html}

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AnalysisError",
+    "AnalysisNotFoundError",
     "CandleValidationError",
     "CandlekitError",
     "CorruptFileError",
@@ -18,6 +20,8 @@ __all__ = [
     "InvalidAlignmentError",
     "InvalidIntervalError",
     "InvalidTimeError",
+    "LLMConfigError",
+    "MissingDependencyError",
     "RateLimitError",
     "ResampleError",
     "SeriesNotFoundError",
@@ -186,3 +190,45 @@ class EmulatorConfigError(CandlekitError, ValueError):
         self.name = name
         self.value = value
         super().__init__(f"Invalid emulator setting {name}={value!r}: {expected}.")
+
+
+class AnalysisNotFoundError(CandlekitError, LookupError):
+    """An analysis id that the store's analysis registry does not hold.
+
+    Attributes
+    ----------
+    analysis_id : str
+        The id asked for.
+    """
+
+    def __init__(self, message: str, analysis_id: Any = None):
+        self.analysis_id = analysis_id
+        super().__init__(message)
+
+
+class MissingDependencyError(CandlekitError, ImportError):
+    """An optional dependency that is not installed; the message names the extra to install.
+
+    Attributes
+    ----------
+    package : str
+        The missing import.
+    extra : str
+        The candlekit extra that installs it (``pip install 'candlekit[EXTRA]'``).
+    """
+
+    def __init__(self, package: str, extra: str, what: str):
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{what} needs the {package!r} package, which is not installed. Install "
+            f"candlekit's {extra!r} extra: pip install 'candlekit[{extra}]' (or pip install "
+            f"{package}).", name=package)
+
+
+class LLMConfigError(CandlekitError, ValueError):
+    """Language-model settings that cannot be used: no model name, a bad URL, no API key."""
+
+
+class AnalysisError(CandlekitError, ValueError):
+    """An analysis that cannot be made: too few closed candles, a bad horizon or lookback."""

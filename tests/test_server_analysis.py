@@ -15,8 +15,6 @@ import candlekit as ck
 from candlekit.server import create_app
 from candlekit.store import Store
 
-pytestmark = pytest.mark.skipif(not hasattr(ck, "run_analysis"),
-                                reason="this candlekit has no analysis engine")
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 
 

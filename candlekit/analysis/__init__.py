@@ -6,8 +6,54 @@ written only from those facts, an optional language model that may narrate the f
 is never trusted with a number, the registry of recorded analyses in the store, and the
 grading of past calls against what happened. It reads canonical frames or the store and
 writes only its own registry.
+
+Modules: ``indicators`` (EMA, RSI, MACD, ATR, ADX, realised volatility, volume ratio, as
+TA-Lib computes them), ``levels`` (confirmed swings, support/resistance), ``divergence``,
+``timeframes`` (the multi-timeframe trend table), ``series`` (every causal series at
+once), ``facts`` (names and the one printing function), ``narrative`` (Markdown
+templates), ``call`` (the call model), ``engine`` (:func:`analyze`), ``scoring``
+(grading arithmetic), ``track`` (:func:`track_record`), ``crosscheck``; and ``llm``,
+``guard``, ``registry``, ``api`` for the language model and the recorded analyses.
 """
 
+from .crosscheck import crosscheck
+from .engine import analyze, indicator_frame
+from .facts import facts_table, format_fact, printed_facts, printed_numbers
 from .model import ANALYSIS_STATUSES, Analysis, Call, LLMVerdict
+from .api import (AnalysisGrades, analyses, delete_analysis, get_analysis, grade_analyses,
+                  run_analysis)
+from .guard import GuardResult, check
+from .llm import LLM, narrate
+from .llmstub import LLMStub
+from .scoring import grade, summarize, wilson_interval
+from .track import TrackRecord, track_record
 
-__all__ = ["ANALYSIS_STATUSES", "Analysis", "Call", "LLMVerdict"]
+__all__ = [
+    "ANALYSIS_STATUSES",
+    "Analysis",
+    "AnalysisGrades",
+    "GuardResult",
+    "LLM",
+    "LLMStub",
+    "Call",
+    "LLMVerdict",
+    "TrackRecord",
+    "analyses",
+    "analyze",
+    "check",
+    "crosscheck",
+    "delete_analysis",
+    "facts_table",
+    "format_fact",
+    "get_analysis",
+    "grade",
+    "grade_analyses",
+    "indicator_frame",
+    "printed_facts",
+    "printed_numbers",
+    "run_analysis",
+    "narrate",
+    "summarize",
+    "track_record",
+    "wilson_interval",
+]

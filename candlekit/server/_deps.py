@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import CandlekitError
+from ..errors import MissingDependencyError
 
 __all__ = ["MissingDependencyError", "fastapi", "orjson", "uvicorn"]
-
-
-class MissingDependencyError(CandlekitError, ImportError):
-    """A package of the ``server`` extra is not installed."""
 
 
 def _need(name: str):
@@ -17,9 +13,7 @@ def _need(name: str):
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        raise MissingDependencyError(
-            f"`candlekit serve` needs {name!r}, from the server extra: pip install "
-            "'candlekit[server]' (fastapi, uvicorn, orjson).") from exc
+        raise MissingDependencyError(name, "server", "candlekit serve") from exc
 
 
 orjson = _need("orjson")

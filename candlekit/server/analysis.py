@@ -16,9 +16,10 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from ..analysis import analyses, get_analysis, run_analysis
 from ..intervals import parse_interval
-from .responses import error_response, json_response
-from .schemas import AnalysisCreated, AnalysisDetail, AnalysisRow, ErrorBody, error_responses
+from .responses import json_response
+from .schemas import AnalysisCreated, AnalysisDetail, AnalysisRow, error_responses
 
 __all__ = ["AnalysisRequest", "analysis_router"]
 
@@ -29,18 +30,6 @@ class AnalysisRequest(BaseModel):
     symbol: str = Field(description="Symbol to analyse (stored).")
     interval: str = Field("1h", description="Interval of the candles analysed.")
     prompt: str | None = Field(None, description="What the analysis should focus on.")
-
-
-def _engine() -> Any:
-    """The analysis engine's functions (``run_analysis``, ``analyses``, ``get_analysis``)."""
-    import candlekit
-
-    missing = [n for n in ("run_analysis", "analyses", "get_analysis")
-               if not hasattr(candlekit, n)]
-    if missing:
-        raise LookupError(f"this candlekit has no analysis engine ({', '.join(missing)} "
-                          "missing)")
-    return candlekit
 
 
 def _iso(value: Any) -> str | None:
@@ -66,35 +55,20 @@ def analysis_router(state: Any) -> APIRouter:
     """The ``/api/klines/ai-analysis`` routes."""
     r = APIRouter(prefix="/api/klines/ai-analysis", tags=["ai-analysis"])
 
-    def unavailable(exc: Exception) -> Response:
-        return error_response(status=501, code="analysis_unavailable",
-                              message=f"AI analysis is not available: {exc}. Install a "
-                                      "candlekit with candlekit.analysis.")
-
     @r.post("", response_class=Response, status_code=202,
             summary="Start an analysis of a stored series (runs in the background)",
-            responses={202: {"model": AnalysisCreated}, 501: {"model": ErrorBody, "description": "No analysis engine."},
-                       **error_responses(400, 404)})
+            responses={202: {"model": AnalysisCreated}, **error_responses(400, 404)})
     def create(body: AnalysisRequest) -> Response:
-        try:
-            ck = _engine()
-        except LookupError as exc:
-            return unavailable(exc)
         interval = parse_interval(body.interval).name
         plan = state.reader.plan(body.symbol, interval)  # 404 now for a series not stored
-        a = ck.run_analysis(body.symbol, interval, store=state.store, source=plan.source,
-                            prompt=body.prompt, background=True)
+        a = run_analysis(body.symbol, interval, store=state.store, source=plan.source,
+                         prompt=body.prompt, background=True)
         return json_response({"analysis_id": a.id, "status": a.status}, 202)
 
     @r.get("/history", response_class=Response, summary="Past analyses, newest first",
-           responses={200: {"model": list[AnalysisRow]}, 501: {"model": ErrorBody, "description": "No analysis engine."},
-                      **error_responses()})
+           responses={200: {"model": list[AnalysisRow]}, **error_responses()})
     def history() -> Response:
-        try:
-            ck = _engine()
-        except LookupError as exc:
-            return unavailable(exc)
-        df = ck.analyses(store=state.store)
+        df = analyses(store=state.store)
         keep = [c for c in ("id", "symbol", "interval", "status", "created_at", "as_of",
                             "source", "synthetic", "direction", "p_up", "error")
                 if c in df.columns]
@@ -106,14 +80,9 @@ def analysis_router(state: Any) -> APIRouter:
         return json_response(rows)
 
     @r.get("/{analysis_id}", response_class=Response, summary="One analysis, in full",
-           responses={200: {"model": AnalysisDetail}, 501: {"model": ErrorBody, "description": "No analysis engine."},
-                      **error_responses(404)})
+           responses={200: {"model": AnalysisDetail}, **error_responses(404)})
     def detail(analysis_id: str = Path(...)) -> Response:
-        try:
-            ck = _engine()
-        except LookupError as exc:
-            return unavailable(exc)
-        a = ck.get_analysis(analysis_id, store=state.store)  # unknown id: a LookupError, 404
+        a = get_analysis(analysis_id, store=state.store)  # unknown id: a LookupError, 404
         return json_response(a.to_dict())
 
     return r
