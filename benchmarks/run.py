@@ -14,7 +14,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-ORDER = ["validate", "resample", "gaps", "store", "synthetic", "ingest", "budget", "analysis", "cluster"]
+ORDER = ["validate", "resample", "gaps", "store", "synthetic", "ingest", "budget", "analysis",
+         "server", "cluster"]
 
 
 def _machine() -> str:

@@ -21,6 +21,7 @@ The public surface:
 - reports: :func:`coverage_table`, :func:`gap_table`, :func:`quality_findings`,
   :func:`store_findings`, :func:`plot_candles`, :func:`plot_coverage_timeline`,
   :class:`Explorer`, :func:`render_report`, :func:`is_synthetic`
+- the server: :func:`serve` (:mod:`candlekit.server`, the ``server`` extra)
 - analysis: :func:`analyze` (facts, narrative and a call at an ``as_of``),
   :func:`track_record` (every past call, graded), :func:`crosscheck` (stored coarse candles
   against resampled finer ones), :class:`Analysis`, :class:`Call`, :class:`TrackRecord`;
@@ -87,6 +88,14 @@ from .trades import candles_from_trades
 from .wire import from_rest, from_wire, to_rest, to_wire
 
 __version__ = "0.1.0"
+
+
+def serve(*args, **kwargs):
+    """Serve a store over HTTP: :func:`candlekit.server.serve` (needs the server extra)."""
+    from .server import serve as _serve
+
+    return _serve(*args, **kwargs)
+
 
 __all__ = [
     "ALIGNMENTS",
@@ -168,6 +177,7 @@ __all__ = [
     "resample_store",
     "resume",
     "run_analysis",
+    "serve",
     "store_findings",
     "synthetic_candles",
     "tasks",

@@ -396,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .analysis.cli import add_parsers as add_analysis_parsers
     add_analysis_parsers(sub, common)  # analyze, analyses [list|show|grade|delete]
     add_emulator_parser(sub)
+    from .server.cli import add_parsers as add_server_parsers
+
+    add_server_parsers(sub, common)  # serve
 
     p = sub.add_parser("symbols", parents=[common],
                        help="symbols in the store, or the coins an upstream lists")
