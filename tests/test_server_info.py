@@ -240,3 +240,20 @@ def test_sdk_with_a_token(store):
         info = Info(srv.url, skip_ws=True, meta=meta, spot_meta=spot)
         info.session.headers.update(auth)
         assert json.dumps(info.candles_snapshot("BTC", "1m", 0, to_ms("2026-10-01T00:05")))
+
+
+def test_an_internal_candlekit_error_on_info_reaches_the_sdk_as_client_error(store,
+                                                                             monkeypatch):
+    """Any CandlekitError raised while answering /info has the body the SDK can read."""
+    from candlekit.errors import InvalidTimeError
+    from candlekit.server import series
+
+    def refuse(*args, **kwargs):
+        raise InvalidTimeError("a time the store refused: pass epoch milliseconds")
+
+    monkeypatch.setattr(series.CandleReader, "read", refuse)
+    with serve(store, port=0, background=True, run_worker=False) as srv:
+        info = Info(srv.url, skip_ws=True)
+        with pytest.raises(ClientError) as err:
+            info.candles_snapshot("BTC", "1h", 0, 10**13)
+        assert err.value.status_code == 400 and "epoch milliseconds" in err.value.error_message

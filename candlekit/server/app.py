@@ -157,7 +157,12 @@ def _is_info(request: Request) -> bool:
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(CandlekitError)
     async def candlekit_error(request: Request, exc: CandlekitError) -> Response:
-        return error_response(exc)
+        resp = error_response(exc)
+        if _is_info(request):  # the SDK reads err["code"] and err["msg"] of a 4xx /info body
+            message = str(exc)
+            return json_response({"error": message, "code": resp.status_code, "msg": message},
+                                 resp.status_code)
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

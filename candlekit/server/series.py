@@ -227,7 +227,8 @@ class CandleReader:
     def _read(self, plan: Plan, start_ms: int | None, end_ms: int | None, partial: bool,
               now_ms: int | None) -> pd.DataFrame:
         if not plan.resampled:
-            df = self.store.read(plan.symbol, plan.stored, start_ms, end_ms, source=plan.source)
+            df = self.store.read(plan.symbol, plan.stored, _ts(start_ms), _ts(end_ms),
+                                 source=plan.source)
             df.attrs["alignment"] = df.attrs.get("alignment") or plan.alignment
             return df
         iv = parse_interval(plan.interval)
@@ -236,7 +237,7 @@ class CandleReader:
             bucket_ordinal(np.array([start_ms]), iv, alignment=al), iv, alignment=al)[0])
         hi = None if end_ms is None else int(ordinal_to_ms(
             bucket_ordinal(np.array([end_ms - 1]), iv, alignment=al) + 1, iv, alignment=al)[0])
-        fine = self.store.read(plan.symbol, plan.stored, lo, hi, source=plan.source)
+        fine = self.store.read(plan.symbol, plan.stored, _ts(lo), _ts(hi), source=plan.source)
         out = resample(fine, iv, alignment=al)
         t = out.index.asi8
         keep = np.ones(len(out), dtype=bool)
@@ -252,3 +253,9 @@ class CandleReader:
         out = out.loc[keep].drop(columns=["constituents", "expected_constituents"])
         out.attrs = attrs
         return out
+
+
+def _ts(ms: int | None) -> pd.Timestamp | None:
+    """A computed bound in epoch ms as a Timestamp, so that a legitimate early bound (say
+    ``startTime=0`` plus 5000 hours) is never mistaken for user input in epoch seconds."""
+    return None if ms is None else pd.Timestamp(int(ms), unit="ms", tz="UTC")
