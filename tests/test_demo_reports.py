@@ -48,5 +48,5 @@ def test_the_backfill_reports_note_is_folded(demo):
 
 def test_both_reports_are_rendered(demo):
     result, root = demo
-    assert set(result.reports) == {"backfill", "coverage_report"}
+    assert set(result.reports) == {"backfill", "coverage_report", "analysis"}
     assert all(p.is_file() and p.stat().st_size > 10_000 for p in result.reports.values())

@@ -81,7 +81,8 @@ def test_default_pacing_gets_no_429_under_faults(fault_seed):
     with Emulator(now=NOW, window=200_000, budget=1200, budget_window=window,
                   faults=faults, fault_seed=fault_seed) as emu:
         src = Hyperliquid(emu.url, weight_budget=1200, weight_window=window,
-                          backoff_factor=0.005, backoff_max=0.05, max_retries=8)
+                          backoff_factor=0.005, backoff_max=0.05, max_retries=8,
+                          confirm_empty=24)  # half the answers are emptied: ask on
         end = to_ms(NOW)
         df = src.candles("BTC", "1m", end - 150_000 * 60_000, end, progress=False)
         stats = emu.stats
