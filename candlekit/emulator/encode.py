@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from ..asciinum import write_int as _write_int
+from ..asciinum import write_uint as _write_uint
 from ..wire import format_decimal
 
 __all__ = ["Columns", "RecordLayout"]
@@ -63,28 +65,6 @@ class Columns:
 
     def __len__(self) -> int:
         return len(self.t)
-
-
-@numba.njit(cache=True, nogil=True)
-def _write_uint(out, pos, v):  # pragma: no cover - compiled
-    """Write the non-negative integer ``v`` at ``out[pos:]``; return the new position."""
-    n = 1
-    x = v
-    while x >= 10:
-        x //= 10
-        n += 1
-    for i in range(n):
-        out[pos + n - 1 - i] = 48 + v % 10
-        v //= 10
-    return pos + n
-
-
-@numba.njit(cache=True, nogil=True)
-def _write_int(out, pos, v):  # pragma: no cover - compiled
-    if v < 0:
-        out[pos] = 45
-        return _write_uint(out, pos + 1, -v)
-    return _write_uint(out, pos, v)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from ..asciinum import write_int as _int
 from ..frame import masked_parts
 from ..intervals import close_ms
 from ..wire import format_decimal
@@ -39,27 +40,6 @@ def dumps(obj: object) -> bytes:
 
 
 # --- the kernel ------------------------------------------------------------------------------
-
-
-@numba.njit(cache=True, nogil=True)
-def _uint(out, pos, v):  # pragma: no cover - compiled
-    n = 1
-    x = v
-    while x >= 10:
-        x //= 10
-        n += 1
-    for i in range(n):
-        out[pos + n - 1 - i] = 48 + v % 10
-        v //= 10
-    return pos + n
-
-
-@numba.njit(cache=True, nogil=True)
-def _int(out, pos, v):  # pragma: no cover - compiled
-    if v < 0:
-        out[pos] = 45
-        return _uint(out, pos + 1, -v)
-    return _uint(out, pos, v)
 
 
 @numba.njit(cache=True, nogil=True)
