@@ -225,6 +225,11 @@ def server(sandbox):
         except OSError:
             pytest.skip(f"port {PORT} is taken on 127.0.0.1: the README's server and its curl "
                         "lines cannot run here")
+    # its upstream is the real Hyperliquid API (as written): the POSTed backfill is accepted
+    # and answered; a proxy that is not there keeps its worker from reaching the network
+    dead = "http://127.0.0.1:9"
+    env = dict(env, HTTPS_PROXY=dead, https_proxy=dead, HTTP_PROXY=dead, http_proxy=dead,
+               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     log = open(root / "serve.log", "w")
     proc = subprocess.Popen(_argv(SERVER), cwd=root, env=env, stdout=log,
                             stderr=subprocess.STDOUT, text=True)
