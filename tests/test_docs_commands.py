@@ -220,6 +220,7 @@ def server(sandbox):
     """The README's ``candlekit serve --data data --port 8000``, as written, in the sandbox."""
     root, env = sandbox
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
         try:
             s.bind(("127.0.0.1", PORT))
         except OSError:
