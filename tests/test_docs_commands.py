@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import socket
@@ -159,25 +160,26 @@ def _record_ids(store: Path) -> None:
     from candlekit.errors import AnalysisNotFoundError, TaskError
     from candlekit.timeutil import to_ms
 
-    def token_hex(real=__import__("secrets").token_hex):  # the next new id, then random
+    def token_hex(want: str):  # the registry's next new id is ``want``, then random ones
+        real, calls = secrets.token_hex, []
+
         def fake(n=None):
-            fake.calls += 1
-            return want if fake.calls == 1 else real(n)
-        fake.calls = 0
+            calls.append(n)
+            return want if len(calls) == 1 else real(n)
         return fake
 
     try:
         AnalysisRegistry(Store(store)).get(IDS["analysis"])
     except AnalysisNotFoundError:
-        want = IDS["analysis"].split("-")[1]
-        with mock.patch("candlekit.analysis.registry.secrets.token_hex", token_hex()):
+        with mock.patch("candlekit.analysis.registry.secrets.token_hex",
+                        token_hex(IDS["analysis"].split("-")[1])):
             assert run_analysis("BTC", "4h", store=Store(store)).id == IDS["analysis"]
     reg = TaskRegistry(store)
     try:
         reg.status(IDS["task"])
     except TaskError:
-        want = IDS["task"].split("-")[1]
-        with mock.patch("candlekit.backfill.registry.secrets.token_hex", token_hex()):
+        with mock.patch("candlekit.backfill.registry.secrets.token_hex",
+                        token_hex(IDS["task"].split("-")[1])):
             task_id = reg.create(["BTC"], ["1h"], start=to_ms("2026-10-01"),
                                  end=to_ms("2026-10-02"), source="emulator")
         assert task_id == IDS["task"]
