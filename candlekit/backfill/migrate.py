@@ -30,13 +30,12 @@ at ``<root>/tasks.sqlite`` (with its ``-wal``/``-shm``), where those readers fai
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
+from ..store.lock import exclusive_lock
 from ..store.store import META_DIR
 
 __all__ = ["LEGACY_BACKUP_PREFIX", "migrate_registry", "registry_path"]
@@ -86,23 +85,10 @@ def migrate_registry(legacy: Path, target: Path, *, stale_after_s: float = 120.0
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with _exclusive(target.parent / _LOCK_NAME):
+        with exclusive_lock(target.parent / _LOCK_NAME):
             return _migrate_locked(legacy, target, stale_after_s)
     except OSError:
         return target if target.exists() and not legacy.exists() else legacy
-
-
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def _migrate_locked(legacy: Path, target: Path, stale_after_s: float) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .layout import LOCK_NAME
 
-__all__ = ["series_lock"]
+__all__ = ["exclusive_lock", "series_lock"]
 
 
 @contextmanager
@@ -25,7 +25,15 @@ def series_lock(directory: Path) -> Iterator[None]:
 
     Blocks until every other writer of the series has finished.
     """
-    fd = os.open(Path(directory) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    with exclusive_lock(Path(directory) / LOCK_NAME):
+        yield
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on the file ``path`` (created if missing, never
+    deleted); blocks until every other holder has let go."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
