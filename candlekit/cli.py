@@ -10,6 +10,8 @@ reporting an empty store. Commands that write (``backfill``, ``import``, ``demo`
 create it only when it is clearly a new store: its parent directory exists (``--data
 candles`` in the current directory, ``--data /srv/candles`` on a machine with ``/srv``).
 When the parent is missing too the path is most likely mistyped, and nothing is created.
+``--data`` may also be an object store's URL (``s3://bucket/prefix``): see
+:class:`candlekit.Store`.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ def open_store(data: str | None, *, write: bool, hint: str = ""):
     Parameters
     ----------
     data : str or None
-        ``--data`` (None: ``$CANDLEKIT_DATA``, else ``./data``).
+        ``--data`` (None: ``$CANDLEKIT_DATA``, else ``./data``): a directory, or an
+        fsspec URL such as ``s3://bucket/prefix`` (options from
+        ``$CANDLEKIT_STORAGE_OPTIONS``, credentials from the usual ``AWS_*`` variables).
     write : bool
         Whether the command writes candles (it may then create a new store).
     hint : str, optional
@@ -69,6 +73,8 @@ def open_store(data: str | None, *, write: bool, hint: str = ""):
     from .store import Store
 
     store = Store(data)
+    if not store.local:  # an object store (s3://...): prefixes exist once files do
+        return store
     root = store.root
     if root.is_dir():
         return store

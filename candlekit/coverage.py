@@ -53,8 +53,7 @@ from .gaps import find_gaps
 from .intervals import INTERVALS, count_buckets, floor_time, next_bucket, parse_interval
 from .provenance import is_synthetic, synthetic_sources
 from .store import SeriesKey, Store
-from .store.layout import PART_NAME, period_bounds_ms, period_from_dirname, period_kind
-from .store.parquet import read_info
+from .store.layout import period_bounds_ms, period_from_dirname, period_kind
 from .timeutil import TimeLike, to_ms, to_ms_array, to_timestamp
 
 __all__ = [
@@ -247,19 +246,8 @@ def _keys(store: Store, symbols: list[str] | None, intervals: list[str] | None,
             and (sources is None or k.source in sources)]
 
 
-def _footer_problems(store: Store, key: SeriesKey) -> list[tuple[Path, str]]:
-    sdir = store.series_path(key.symbol, key.interval, source=key.source)
-    kind = period_kind(key.interval)
-    out = []
-    for name in sorted(os.listdir(sdir)) if sdir.is_dir() else []:
-        path = sdir / name / PART_NAME
-        if period_from_dirname(name, kind) is None or not path.exists():
-            continue
-        try:
-            read_info(path)
-        except CorruptFileError as exc:
-            out.append((path, exc.reason))
-    return out
+def _footer_problems(store: Store, key: SeriesKey) -> list[tuple[Path | str, str]]:
+    return store.file_problems(key.symbol, key.interval, source=key.source)
 
 
 def _selected(store: Store, symbols: list[str] | None, intervals: list[str] | None,

@@ -42,9 +42,9 @@ def _null_block(df: pd.DataFrame, start: str, end: str) -> pd.DataFrame:
     return out
 
 
-def build_store(root: Path) -> ck.Store:
-    """Write the test store under ``root`` and return it."""
-    store = ck.Store(root)
+def build_store(root: Path | ck.Store) -> ck.Store:
+    """Write the test store under ``root`` (or into the store given) and return it."""
+    store = root if isinstance(root, ck.Store) else ck.Store(root)
     # 1s, monthly files: a gap across Jan/Feb, open candles at the end
     btc_s = ck.synthetic_candles("BTC", "1s", "2026-01-30", "2026-02-03", base="1s", seed=1)
     btc_s = _drop(btc_s, "2026-01-31T23:59:00", "2026-02-01T00:01:30")

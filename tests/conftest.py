@@ -22,3 +22,6 @@ def freqtrade_dir() -> Path:
 def _isolated_store_root(tmp_path, monkeypatch):
     """No test writes into the repository's data/: the default store root is a temp dir."""
     monkeypatch.setenv("CANDLEKIT_DATA", str(tmp_path / "candlekit-data"))
+    # registries of object stores default to $CANDLEKIT_HOME/stores/...: keep them in tmp too
+    monkeypatch.setenv("CANDLEKIT_HOME", str(tmp_path / "candlekit-home"))
+    monkeypatch.delenv("CANDLEKIT_STORAGE_OPTIONS", raising=False)

@@ -154,7 +154,7 @@ class Task:
         TaskError
             If the store's registry has no such task.
         """
-        registry = TaskRegistry(_as_store(store).root)
+        registry = TaskRegistry(_as_store(store))
         registry.record(task_id)
         return cls(task_id, registry=registry)
 
@@ -406,7 +406,7 @@ def backfill(symbol: str | Sequence[str], interval: str | Sequence[str], *, star
     src = _make_source(source, base_url)
     intervals = _intervals(interval, src)
     store = _as_store(store)
-    registry = TaskRegistry(store.root)
+    registry = TaskRegistry(store)
     name = source.strip().lower() if isinstance(source, str) else src.name
     task_id = registry.create(symbols, intervals, start=start_ms, end=end_ms, source=name,
                               base_url=base_url or getattr(src, "base_url", None),
@@ -447,7 +447,7 @@ def resume(task_id: str, *, store: Store | str | os.PathLike[str] | None = None,
         Unknown id.
     """
     store = _as_store(store)
-    registry = TaskRegistry(store.root)
+    registry = TaskRegistry(store)
     rec = registry.record(task_id)
     src = source if source is not None else _make_source(rec["source"], rec["base_url"])
     return _launch(registry, task_id, src, store, background=background, progress=progress)
@@ -467,4 +467,4 @@ def tasks(store: Store | str | os.PathLike[str] | None = None) -> pd.DataFrame:
         One row per task: ``id, status, progress_pct, candles_fetched, symbol, interval,
         start, end, source, only_gaps, created_at, updated_at, error, note``.
     """
-    return TaskRegistry(_as_store(store).root).list()
+    return TaskRegistry(_as_store(store)).list()

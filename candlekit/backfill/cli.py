@@ -26,9 +26,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..cli import open_store
 from ..errors import CandlekitError, TaskDeletedError, TaskRunningError
 from ..provenance import SYNTHETIC_BANNER, is_synthetic
-from ..cli import open_store
 from .api import backfill, resume
 from .registry import TaskRegistry, TaskStatus
 
@@ -118,7 +118,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     store = open_store(args.data, write=False,  # a task exists only in an existing store
                        hint=", so it has no tasks (`candlekit tasks list --data DIR` lists "
                             "those of a store)")
-    registry = TaskRegistry(store.root)
+    registry = TaskRegistry(store)
     action = getattr(args, "action", None) or "list"
     if action == "list":
         statuses = registry.statuses()

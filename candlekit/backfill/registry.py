@@ -50,7 +50,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import StoreError, TaskError, TaskRunningError
-from ..store import Store
+from ..store import META_DIR, Store
 from .availability import (
     RECHECK_FIRST_MS,
     RECHECK_MAX_MS,
@@ -296,12 +296,15 @@ class TaskRegistry:
     """
 
     def __init__(self, root: str | os.PathLike[str] | Any):
-        if isinstance(root, Store):
-            root = root.root
-        self.root = Path(root).expanduser().absolute()
-        # <root>/_candlekit/tasks.sqlite (Store.meta_path), moving a legacy <root>/tasks.sqlite
-        # there first (see candlekit.backfill.migrate)
-        self.path = registry_path(self.root, TASKS_FILE, stale_after_s=STALE_AFTER_S)
+        store = root if isinstance(root, Store) else Store(root)
+        self.store = store
+        self.root = store.root  # a local directory, or an object store's URL
+        if store.local and store.meta_dir == Path(store.root) / META_DIR:
+            # <root>/_candlekit/tasks.sqlite (Store.meta_path), moving a legacy
+            # <root>/tasks.sqlite there first (see candlekit.backfill.migrate)
+            self.path = registry_path(store.root, TASKS_FILE, stale_after_s=STALE_AFTER_S)
+        else:  # a registry directory of its own (always local: SQLite needs a local disk)
+            self.path = store.meta_path(TASKS_FILE)
         self._ready = False
         self._ro = False  # reads go through a read-only connection (a read-only store)
 
@@ -395,11 +398,11 @@ class TaskRegistry:
         text = str(exc).lower()
         if primary in (None, 10, 14) and err is None:  # IOERR, CANTOPEN: ask the filesystem
             err = _filesystem_errno(self.path.parent if self.path.parent.exists()
-                                    else self.root)
+                                    else self.path.parent.parent)
         if primary == 13 or err == errno.ENOSPC or "disk is full" in text:  # SQLITE_FULL
             return StoreError(
                 f"The task registry {self.path} could not be written: the disk is full "
-                f"({exc}). Free space on the filesystem of {self.root} and run the command "
+                f"({exc}). Free space on the filesystem of {self.path.parent} and run the command "
                 "again; nothing recorded so far was lost, and stored candles are intact.")
         if primary == 8 or err == errno.EROFS or "readonly" in text or "read-only" in text:
             return StoreError(

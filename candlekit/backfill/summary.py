@@ -72,7 +72,7 @@ def summarize_task(task: Task | str, *, store: Store | str | os.PathLike[str] | 
     if isinstance(task, str):
         task = Task.open(task, store=store)
     if store is None:
-        store = Store(task.registry.root)
+        store = task.registry.store
     st = task.status()
     symbols, intervals = list(st.symbols), list(st.intervals)
     cov = store.coverage(source=st.source)

@@ -15,10 +15,8 @@ the same periods.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,9 +25,7 @@ from ..errors import FormatError, InvalidTimeError, SeriesNotFoundError
 from ..intervals import INTERVALS, bucket_ordinal, ordinal_to_ms, parse_interval
 from ..store import SeriesKey, Store
 from ..store.layout import (
-    PART_NAME,
     period_bounds_ms,
-    period_dirname,
     period_kind,
     period_ordinals,
 )
@@ -110,9 +106,7 @@ def periods_between(interval: str, start_ms: int, end_ms: int) -> list[tuple[int
 
 def _has_file(store: Store, key: SeriesKey, ordinal: int) -> bool:
     """Whether the period file exists (only asked when the footers say some are absent)."""
-    base = store.series_path(key.symbol, key.interval, source=key.source)
-    path = Path(os.fspath(base)) / period_dirname(ordinal, period_kind(key.interval)) / PART_NAME
-    return path.exists()
+    return store.period_file(key.symbol, key.interval, ordinal, source=key.source) is not None
 
 
 def plan_units(store: Store, *, intervals: str | Iterable[str] | None = None,

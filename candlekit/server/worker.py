@@ -99,7 +99,7 @@ class BackfillWorker:
                  base_url: str | None = None, source_options: dict[str, Any] | None = None,
                  max_running: int = 2, follow: Follow | None = None, poll: float = 0.2):
         self.store = store
-        self.registry = TaskRegistry(store.root)
+        self.registry = TaskRegistry(store)
         self.source_name = source
         self.base_url = base_url
         self.source_options = dict(source_options or {})

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from urllib.parse import quote, unquote
 
 import numpy as np
@@ -119,9 +119,12 @@ def interval_from_dirname(dirname: str) -> str:
     return "1M" if dirname == _MONTH_DIRNAME else parse_interval(dirname).name
 
 
-def series_dir(root: Path, source: str, symbol: str, interval: str | Interval) -> Path:
-    """Directory holding one series' period directories."""
-    return (Path(root) / f"source={encode_name(source, what='source')}"
+def series_dir(root: PurePath | str, source: str, symbol: str, interval: str | Interval
+               ) -> PurePath:
+    """Directory holding one series' period directories (a :class:`pathlib.Path` for a
+    local root; an object store's root stays a :class:`pathlib.PurePosixPath`)."""
+    base = root if isinstance(root, PurePath) else Path(root)
+    return (base / f"source={encode_name(source, what='source')}"
             / f"symbol={encode_name(symbol)}" / f"interval={interval_dirname(interval)}")
 
 
@@ -188,7 +191,8 @@ def row_group_ms(interval: str | Interval) -> int | None:
 # --- filesystem guards -----------------------------------------------------------------
 
 
-def check_case_collision(parent: Path, name: str, *, what: str) -> None:
+def check_case_collision(parent: PurePath, name: str, *, what: str,
+                         siblings: list[str] | None = None) -> None:
     """Refuse a directory name that differs only by case from an existing sibling.
 
     Two such directories would be the same directory on a case-insensitive filesystem
@@ -199,10 +203,11 @@ def check_case_collision(parent: Path, name: str, *, what: str) -> None:
     StoreError
         Naming both spellings.
     """
-    try:
-        siblings = os.listdir(parent)
-    except FileNotFoundError:
-        return
+    if siblings is None:
+        try:
+            siblings = os.listdir(parent)
+        except FileNotFoundError:
+            return
     if name in siblings:
         return
     folded = name.casefold()

@@ -37,8 +37,11 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "FileInfo",
+    "corrupt",
+    "encode_table",
     "frame_to_table",
     "fsync_dir",
+    "info_from_parquet",
     "read_info",
     "read_table",
     "table_to_frame",
@@ -68,7 +71,8 @@ class FileInfo:
 
     Attributes
     ----------
-    path : pathlib.Path
+    path : pathlib.Path or str
+        A local path, or the URL of an object in an object store.
     meta : dict
         The ``candlekit`` key-value metadata (symbol, interval, alignment, source, ...).
     rows, open_rows, bytes : int
@@ -76,9 +80,12 @@ class FileInfo:
         ``time`` statistics of each row group, epoch ms.
     parquet_file : pyarrow.parquet.ParquetFile or None
         The open file, when read with ``keep_open=True``.
+    token : str or None
+        The version of the file that was read (an object store's ETag, say), for a
+        conditional write that replaces exactly that version; None on a local disk.
     """
 
-    path: Path
+    path: Path | str
     meta: dict[str, Any]
     rows: int
     open_rows: int
@@ -86,6 +93,7 @@ class FileInfo:
     row_group_min: np.ndarray
     row_group_max: np.ndarray
     parquet_file: pq.ParquetFile | None = None
+    token: str | None = None
 
     @property
     def earliest(self) -> int | None:
@@ -147,8 +155,12 @@ def table_to_frame(table: pa.Table, attrs: dict[str, Any]) -> pd.DataFrame:
 # --- reading -------------------------------------------------------------------------
 
 
-def _corrupt(path: Path, exc: BaseException) -> CorruptFileError:
+def corrupt(path: Path | str, exc: BaseException) -> CorruptFileError:
+    """The :class:`CorruptFileError` for a file that failed to parse with ``exc``."""
     return CorruptFileError(path, f"{type(exc).__name__}: {exc}")
+
+
+_corrupt = corrupt
 
 
 def read_info(path: Path, *, keep_open: bool = False) -> FileInfo:
@@ -172,13 +184,41 @@ def read_info(path: Path, *, keep_open: bool = False) -> FileInfo:
     """
     try:
         pf = pq.ParquetFile(path)
-        md = pf.metadata
-        schema = pf.schema_arrow
+        pf.schema_arrow  # noqa: B018 - decodes the footer's schema here, inside the guard
     except FileNotFoundError:
         raise
     except PermissionError as exc:  # not damage: the file is fine, this user cannot read it
         raise os_error(exc, path, doing="read") from None
     except (OSError, pa.ArrowException, ValueError) as exc:
+        raise _corrupt(path, exc) from None
+    return info_from_parquet(pf, path=Path(path), size=None, keep_open=keep_open)
+
+
+def info_from_parquet(pf: pq.ParquetFile, *, path: Path | str, size: int | None,
+                      keep_open: bool, token: str | None = None) -> FileInfo:
+    """The :class:`FileInfo` of an opened parquet file (checks it is a store file).
+
+    Parameters
+    ----------
+    pf : pyarrow.parquet.ParquetFile
+    path : pathlib.Path or str
+        Where it is (named in errors).
+    size : int or None
+        Its size in bytes (None: ask the local filesystem).
+    keep_open : bool
+        Keep ``pf`` on the result for row-group reads.
+    token : str, optional
+        Its version (see :attr:`FileInfo.token`).
+
+    Raises
+    ------
+    CorruptFileError
+        If the columns are not the store's, or the metadata or statistics are missing.
+    """
+    try:
+        md = pf.metadata
+        schema = pf.schema_arrow
+    except (pa.ArrowException, ValueError) as exc:
         raise _corrupt(path, exc) from None
     if not schema.remove_metadata().equals(SCHEMA.remove_metadata()):
         raise CorruptFileError(path, f"unexpected columns {schema.names} / types, not a "
@@ -198,8 +238,10 @@ def read_info(path: Path, *, keep_open: bool = False) -> FileInfo:
         if stats is None or not stats.has_min_max:
             raise CorruptFileError(path, f"row group {i} has no time statistics")
         lo[i], hi[i] = stats.min_raw, stats.max_raw
-    return FileInfo(Path(path), meta, md.num_rows, int(meta.get("open_candles", 0)),
-                    os.path.getsize(path), lo, hi, pf if keep_open else None)
+    return FileInfo(path, meta, md.num_rows, int(meta.get("open_candles", 0)),
+                    os.path.getsize(path) if size is None else size, lo, hi,
+                    pf if keep_open else None, token)
+
 
 
 def read_table(info: FileInfo, start_ms: int | None = None, end_ms: int | None = None
@@ -243,6 +285,42 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _prepare(table: pa.Table, meta: dict[str, Any], row_group_ms: int | None
+             ) -> tuple[pa.Table, pa.Schema, np.ndarray]:
+    """The table cast to the file schema (``meta`` as JSON metadata) and its row-group cuts."""
+    ms = _numpy(pa.chunked_array([c.view(pa.int64()) for c in table.column("time").chunks],
+                                 pa.int64()), np.int64)
+    meta = {**meta, "schema_version": SCHEMA_VERSION,
+            "open_candles": int(len(ms) - np.count_nonzero(_numpy(table.column("closed"), bool)))}
+    schema = SCHEMA.with_metadata({METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
+    table = table.cast(schema) if not table.schema.equals(schema) else table
+    if row_group_ms is None or not len(ms):
+        cuts = np.array([0, len(ms)])
+    else:
+        first, last = ms[0] // row_group_ms, ms[-1] // row_group_ms
+        edges = np.arange(first + 1, last + 1, dtype=np.int64) * row_group_ms
+        cuts = np.concatenate([[0], np.searchsorted(ms, edges), [len(ms)]])
+        cuts = np.unique(cuts)
+    return table, schema, cuts
+
+
+def _write_parquet(sink: Any, table: pa.Table, meta: dict[str, Any],
+                   row_group_ms: int | None) -> None:
+    table, schema, cuts = _prepare(table, meta, row_group_ms)
+    with pq.ParquetWriter(sink, schema, compression="zstd", compression_level=1,
+                          use_dictionary=["closed"], write_statistics=True) as writer:
+        _write_groups(writer, table, cuts)
+
+
+def encode_table(table: pa.Table, meta: dict[str, Any], *, row_group_ms: int | None
+                 ) -> bytes:
+    """The bytes of a store file holding ``table`` (as :func:`write_atomic` writes it), for
+    one atomic object PUT."""
+    sink = pa.BufferOutputStream()
+    _write_parquet(sink, table, meta, row_group_ms)
+    return sink.getvalue().to_pybytes()
+
+
 def write_atomic(path: Path, table: pa.Table, meta: dict[str, Any], *,
                  row_group_ms: int | None) -> int:
     """Write ``table`` to ``path`` so that readers see the old file or the new one, whole.
@@ -257,25 +335,10 @@ def write_atomic(path: Path, table: pa.Table, meta: dict[str, Any], *,
         Size of the new file in bytes.
     """
     path = Path(path)
-    ms = _numpy(pa.chunked_array([c.view(pa.int64()) for c in table.column("time").chunks],
-                                 pa.int64()), np.int64)
-    meta = {**meta, "schema_version": SCHEMA_VERSION,
-            "open_candles": int(len(ms) - np.count_nonzero(_numpy(table.column("closed"), bool)))}
-    schema = SCHEMA.with_metadata({METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
-    table = table.cast(schema) if not table.schema.equals(schema) else table
-    if row_group_ms is None or not len(ms):
-        cuts = np.array([0, len(ms)])
-    else:
-        first, last = ms[0] // row_group_ms, ms[-1] // row_group_ms
-        edges = np.arange(first + 1, last + 1, dtype=np.int64) * row_group_ms
-        cuts = np.concatenate([[0], np.searchsorted(ms, edges), [len(ms)]])
-        cuts = np.unique(cuts)
     tmp = path.parent / temp_name(path.name)
     try:
         with open(tmp, "wb") as fh:
-            with pq.ParquetWriter(fh, schema, compression="zstd", compression_level=1,
-                                  use_dictionary=["closed"], write_statistics=True) as writer:
-                _write_groups(writer, table, cuts)
+            _write_parquet(fh, table, meta, row_group_ms)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -1,20 +1,28 @@
-"""The :class:`Store`: candle series in hive-partitioned parquet under one root directory.
+"""The :class:`Store`: candle series in hive-partitioned parquet under one root.
 
-See :mod:`candlekit.store.layout` for the directory scheme, :mod:`candlekit.store.parquet`
-for the file format and crash safety, :mod:`candlekit.store.merge` for the upsert rule.
+The root is a local directory or an fsspec URL (``s3://bucket/prefix``, ``memory://x``):
+see :mod:`candlekit.store.files` for what each backend guarantees,
+:mod:`candlekit.store.layout` for the directory scheme, :mod:`candlekit.store.parquet` for
+the file format and crash safety, :mod:`candlekit.store.merge` for the upsert rule.
 
 Reads take no lock: every file is replaced atomically, so a reader sees each file whole,
 old or new (a read that spans several files while a writer rewrites them may see some
-files before and some after that write). Writes of one series are serialised by an
-exclusive lock (:mod:`candlekit.store.lock`).
+files before and some after that write). Two writers of one series never lose or
+duplicate candles: on a local disk they are serialised by an exclusive lock
+(:mod:`candlekit.store.lock`); on S3 each file is replaced only if it is still the version
+that was merged into (a conditional write), and a writer that loses the race merges again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import random
+import re
+import time
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 import numpy as np
@@ -33,6 +41,7 @@ from ..fsutil import translate_os_errors
 from ..intervals import INTERVALS, Interval, parse_interval
 from ..schema import validate
 from ..timeutil import TimeLike, to_ms, to_timestamp
+from .files import ABSENT, Files, WriteConflict, is_url, open_files
 from .layout import (
     PART_NAME,
     SeriesKey,
@@ -41,7 +50,6 @@ from .layout import (
     encode_name,
     interval_dirname,
     interval_from_dirname,
-    is_temp_name,
     period_bounds_ms,
     period_dirname,
     period_from_dirname,
@@ -50,17 +58,8 @@ from .layout import (
     row_group_ms,
     series_dir,
 )
-from .lock import series_lock
 from .merge import WriteStats, merge_tables
-from .parquet import (
-    FileInfo,
-    frame_to_table,
-    fsync_dir,
-    read_info,
-    read_table,
-    table_to_frame,
-    write_atomic,
-)
+from .parquet import FileInfo, frame_to_table, fsync_dir, read_table, table_to_frame
 
 __all__ = ["COVERAGE_COLUMNS", "META_DIR", "Store"]
 
@@ -72,31 +71,54 @@ META_DIR = "_candlekit"
 COVERAGE_COLUMNS = ("symbol", "interval", "source", "alignment", "earliest", "latest",
                     "total_candles", "open_candles", "files", "bytes")
 _MAX_DERIVED_PERIODS = 64  # beyond this many periods, list the series directory instead
+_MAX_ATTEMPTS = 50  # conditional writes of one file lost to other writers before giving up
 
 
-def _listdir(path: Path) -> list[str]:
-    try:
-        return sorted(os.listdir(path))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def _segments(path: Path, key: str) -> Iterator[tuple[str, str]]:
+def _segments(files: Files, path: PurePath, key: str) -> Iterator[tuple[str, str]]:
     """``(value, dirname)`` of each ``key=value`` directory in ``path``."""
     prefix = f"{key}="
-    for name in _listdir(path):
-        if name.startswith(prefix) and (path / name).is_dir():
+    for name in files.subdirs(path):
+        if name.startswith(prefix):
             yield name[len(prefix):], name
 
 
+def default_registry_dir(url: str) -> Path:
+    """Where the task and analysis registries of a store at ``url`` (an object store)
+    live by default: a local directory, ``$CANDLEKIT_HOME/stores/<name>`` (default
+    ``~/.candlekit``), one per store URL."""
+    home = Path(os.environ.get("CANDLEKIT_HOME") or Path.home() / ".candlekit").expanduser()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", url.split("://", 1)[-1]).strip("_")[:80]
+    digest = hashlib.sha1(url.encode()).hexdigest()[:8]
+    return home.absolute() / "stores" / f"{url.split('://', 1)[0]}-{slug}-{digest}"
+
+
 class Store:
-    """A local candle store: one parquet dataset of every source, symbol and interval.
+    """A candle store: one parquet dataset of every source, symbol and interval.
 
     Parameters
     ----------
     root : str or os.PathLike, optional
-        Directory of the store. Defaults to the ``CANDLEKIT_DATA`` environment variable,
-        else ``./data``. Created on the first write.
+        Directory of the store, or an fsspec URL: ``s3://bucket/prefix`` (needs
+        ``pip install 'candlekit[s3]'``), ``memory://name``, ``gs://...`` (read-only).
+        Defaults to the ``CANDLEKIT_DATA`` environment variable, else ``./data``. Created
+        on the first write.
+    storage_options : dict, optional
+        Passed to the fsspec filesystem of a URL (credentials, ``client_kwargs`` with an
+        ``endpoint_url``, ...). Defaults to the JSON in ``CANDLEKIT_STORAGE_OPTIONS`` for a
+        URL.
+    registry_dir : str or os.PathLike, optional
+        A local directory for the store's task and analysis registries (SQLite). Defaults
+        to ``<root>/_candlekit`` for a local store, and to a local directory per URL for an
+        object store (:func:`default_registry_dir`): SQLite needs a local disk.
+
+    Attributes
+    ----------
+    root : pathlib.Path or str
+        The local directory, or the URL of an object store.
+    local : bool
+        Whether the store is a local directory.
+    write_conflicts : int
+        Conditional writes this object lost to another writer and retried (object stores).
 
     Examples
     --------
@@ -106,13 +128,43 @@ class Store:
     >>> store.read("BTC", "1m", "2025-07-01", "2025-07-02")     # doctest: +SKIP
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None):
+    def __init__(self, root: str | os.PathLike[str] | None = None, *,
+                 storage_options: dict[str, Any] | None = None,
+                 registry_dir: str | os.PathLike[str] | None = None):
         if root is None:
             root = os.environ.get("CANDLEKIT_DATA") or "data"
-        self.root = Path(root).expanduser().absolute()
+        if storage_options is None and is_url(root):
+            storage_options = _env_storage_options()
+        self._files = open_files(root, storage_options)
+        self.local = self._files.local
+        self._base = self._files.base
+        self.root: Any = self._base if self.local else self._files.url
+        self.storage_options = dict(storage_options or {})
+        if registry_dir is not None:
+            self.meta_dir = Path(registry_dir).expanduser().absolute()
+        elif self.local:
+            self.meta_dir = self._base / META_DIR
+        else:
+            self.meta_dir = default_registry_dir(self._files.url)
+        self.write_conflicts = 0
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
+
+    @property
+    def url(self) -> str:
+        """The store root as a string any fsspec-aware reader accepts (with
+        :attr:`storage_options`): a local path, or the object store's URL."""
+        return str(self.root)
+
+    @property
+    def filesystem(self) -> Any:
+        """The fsspec filesystem of the store (for ``pyarrow.dataset``, DuckDB's
+        ``register_filesystem``, ...)."""
+        if self.local:
+            import fsspec
+            return fsspec.filesystem("file")
+        return self._files.fs  # type: ignore[attr-defined]
 
     def meta_path(self, name: str) -> Path:
         """Where candlekit keeps one of this store's own non-candle files.
@@ -125,39 +177,66 @@ class Store:
         Returns
         -------
         pathlib.Path
-            ``<root>/_candlekit/<name>`` (see :data:`META_DIR`); the directory is not
-            created here.
+            ``<registry_dir>/<name>``: ``<root>/_candlekit/<name>`` for a local store by
+            default (see :data:`META_DIR`); the directory is not created here.
         """
-        return self.root / META_DIR / name
+        return self.meta_dir / name
 
     # --- paths -------------------------------------------------------------------------
 
-    def series_path(self, symbol: str, interval: str | Interval, *, source: str) -> Path:
-        """Directory of one series: point pyarrow, polars or DuckDB at it directly."""
-        return series_dir(self.root, source, symbol, interval)
+    def series_path(self, symbol: str, interval: str | Interval, *, source: str
+                    ) -> Path | str:
+        """Directory of one series (a URL for an object store): point pyarrow, polars or
+        DuckDB at it directly."""
+        sdir = series_dir(self._base, source, symbol, interval)
+        return sdir if self.local else self._files.display(sdir)
+
+    def _sdir(self, source: str, symbol: str, interval: str | Interval) -> Any:
+        return series_dir(self._base, source, symbol, interval)
 
     def _has_data(self, source: str, symbol: str, interval: str) -> bool:
+        kind = period_kind(interval)
+        if not self.local:  # keys are case-sensitive: one listing of the series answers
+            return any(period_from_dirname(name, kind) is not None
+                       for name in self._files.parts(self._sdir(source, symbol, interval)))
         src_dir = f"source={encode_name(source, what='source')}"
         sym_dir = f"symbol={encode_name(symbol)}"
         iv_dir = f"interval={interval_dirname(interval)}"
+        ls = self._files.listdir
         # exact names from listings, so that a case-insensitive filesystem cannot answer
         # for a symbol spelled differently
-        if src_dir not in _listdir(self.root) or sym_dir not in _listdir(self.root / src_dir):
+        if src_dir not in ls(self._base) or sym_dir not in ls(self._base / src_dir):
             return False
-        if iv_dir not in _listdir(self.root / src_dir / sym_dir):
+        if iv_dir not in ls(self._base / src_dir / sym_dir):
             return False
-        kind = period_kind(interval)
-        sdir = self.root / src_dir / sym_dir / iv_dir
+        sdir = self._base / src_dir / sym_dir / iv_dir
         return any(period_from_dirname(name, kind) is not None
-                   and (sdir / name / PART_NAME).exists() for name in _listdir(sdir))
+                   for name in self._files.parts(sdir))
 
-    def _prepare_dirs(self, source: str, symbol: str, sdir: Path) -> None:
+    def period_file(self, symbol: str, interval: str | Interval, ordinal: int, *,
+                    source: str) -> Path | str | None:
+        """The file of one period of a series (see :mod:`candlekit.store.layout`), or None
+        when it does not exist."""
+        iv = parse_interval(interval)
+        path = self._sdir(source, symbol, iv) / period_dirname(ordinal, period_kind(iv)) / PART_NAME
+        if not self._files.exists(path):
+            return None
+        return path if self.local else self._files.display(path)
+
+    def _prepare_dirs(self, source: str, symbol: str, sdir: Any) -> None:
         src_name = f"source={encode_name(source, what='source')}"
         sym_name = f"symbol={encode_name(symbol)}"
-        self.root.mkdir(parents=True, exist_ok=True)
-        check_case_collision(self.root, src_name, what="source")
-        check_case_collision(self.root / src_name, sym_name, what="symbol")
-        for d in (self.root / src_name, self.root / src_name / sym_name, sdir):
+        ls = self._files.listdir
+        if not self.local:
+            self._files.prepare_series(sdir)
+            check_case_collision(self._base, src_name, what="source", siblings=ls(self._base))
+            check_case_collision(self._base / src_name, sym_name, what="symbol",
+                                 siblings=ls(self._base / src_name))
+            return
+        self._base.mkdir(parents=True, exist_ok=True)
+        check_case_collision(self._base, src_name, what="source")
+        check_case_collision(self._base / src_name, sym_name, what="symbol")
+        for d in (self._base / src_name, self._base / src_name / sym_name, sdir):
             _mkdir_durable(d)
 
     # --- writing -----------------------------------------------------------------------
@@ -193,7 +272,9 @@ class Store:
         -----
         Where a candle is already stored at the same open time, a stored closed candle is
         kept over an incoming open one; in every other case the incoming candle wins.
-        Each file is replaced atomically, under an exclusive per-series lock.
+        Each file is replaced atomically, under an exclusive per-series lock (local), or
+        by a conditional write that is merged again and retried when another writer
+        replaced the file first (S3).
         """
         symbol, interval, source = _require_attrs(df)
         alignment = frame_alignment(df)
@@ -203,28 +284,23 @@ class Store:
             return stats
         iv = parse_interval(interval)
         table = frame_to_table(df)
-        sdir = series_dir(self.root, source, symbol, iv)
-        with translate_os_errors(sdir):
+        sdir = self._sdir(source, symbol, iv)
+        with translate_os_errors(self._files.display(sdir)):
             return self._write(df, table, sdir, iv, symbol=symbol, source=source,
                                alignment=alignment)
 
-    def _write(self, df: pd.DataFrame, table: pa.Table, sdir: Path, iv: Interval, *,
+    def _write(self, df: pd.DataFrame, table: pa.Table, sdir: Any, iv: Interval, *,
                symbol: str, source: str, alignment: str) -> WriteStats:
         stats = WriteStats()
         self._prepare_dirs(source, symbol, sdir)
-        with series_lock(sdir):
-            stored_alignment = _series_alignment(sdir, iv)
+        with self._files.series_lock(sdir):
+            stored_alignment = self._series_alignment(sdir, iv)
             if (stored_alignment is not None and stored_alignment != alignment
                     and iv.depends_on_alignment()):
-                raise StoreError(
-                    f"{symbol} {iv.name} ({source}) is stored with {stored_alignment!r} "
-                    f"alignment but the frame has {alignment!r}: its {iv.name} buckets start "
-                    f"at different times. Resample to {stored_alignment!r} alignment first "
-                    "(candlekit.resample(..., alignment=...)), or store it under another "
-                    "source name.")
+                raise _alignment_error(symbol, iv, source, stored_alignment, alignment)
             meta = {"symbol": symbol, "interval": iv.name, "source": source,
                     "alignment": stored_alignment or alignment}
-            _remove_stale_temps(sdir)
+            self._files.remove_stale_temps(sdir)
             kind = period_kind(iv)
             ms = df.index.asi8
             first, last = period_ordinals(ms[[0, -1]], kind)
@@ -236,21 +312,39 @@ class Store:
                                                 table.slice(int(i), int(j - i)), meta, iv)
         return stats
 
-    def _write_period(self, pdir: Path, part: pa.Table, meta: dict[str, Any],
+    def _write_period(self, pdir: Any, part: pa.Table, meta: dict[str, Any],
                       iv: Interval) -> WriteStats:
         path = pdir / PART_NAME
-        stored = None
-        if path.exists():
-            info = read_info(path, keep_open=True)
-            _check_meta(info, meta)
-            stored = read_table(info)
-        merged, stats = merge_tables(stored, part)
-        if stats.inserted or stats.replaced:
-            with translate_os_errors(path):
-                _mkdir_durable(pdir)
-                write_atomic(path, merged, meta, row_group_ms=row_group_ms(iv))
+        for attempt in range(_MAX_ATTEMPTS):
+            stored, expect = None, ABSENT
+            try:
+                info = self._files.read_info(path, keep_open=True)
+            except FileNotFoundError:
+                info = None
+            if info is not None:
+                _check_meta(info, meta)
+                have = info.meta.get("alignment")
+                if iv.depends_on_alignment() and have not in (None, meta["alignment"]):
+                    raise _alignment_error(meta["symbol"], iv, meta["source"], have,
+                                           meta["alignment"])
+                stored, expect = read_table(info), info.token
+            merged, stats = merge_tables(stored, part)
+            if not (stats.inserted or stats.replaced):
+                return stats
+            try:
+                with translate_os_errors(self._files.display(path)):
+                    self._files.write(path, merged, meta, row_group_ms=row_group_ms(iv),
+                                      expect=expect)
+            except WriteConflict:  # another writer replaced it first: merge into theirs
+                self.write_conflicts += 1
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt, 6))))
+                continue
             stats.files_written = 1
-        return stats
+            return stats
+        raise StoreError(
+            f"Gave up writing {self._files.display(path)} after {_MAX_ATTEMPTS} attempts: "
+            "other writers replaced it every time first. Nothing of this write was lost or "
+            "stored twice; run it again when fewer processes write this series.")
 
     def delete(self, symbol: str, interval: str | Interval, *, source: str) -> int:
         """Delete one series' files; returns how many were removed.
@@ -263,24 +357,25 @@ class Store:
         iv = parse_interval(interval)
         if not self._has_data(source, symbol, iv.name):
             raise self._not_found(symbol, iv.name, source)
-        sdir = series_dir(self.root, source, symbol, iv)
-        with translate_os_errors(sdir):
+        sdir = self._sdir(source, symbol, iv)
+        with translate_os_errors(self._files.display(sdir)):
             return self._delete(sdir, iv)
 
-    def _delete(self, sdir: Path, iv: Interval) -> int:
+    def _delete(self, sdir: Any, iv: Interval) -> int:
         removed = 0
-        with series_lock(sdir):  # the lock file stays, so waiting writers keep a valid lock
-            _remove_stale_temps(sdir)
-            for name in _listdir(sdir):
-                pdir = sdir / name
+        # the lock file stays, so waiting writers keep a valid lock
+        with self._files.series_lock(sdir):
+            self._files.remove_stale_temps(sdir)
+            for name in self._files.parts(sdir):
                 if period_from_dirname(name, period_kind(iv)) is None:
                     continue
-                if (pdir / PART_NAME).exists():
-                    (pdir / PART_NAME).unlink()
-                    removed += 1
-                if not _listdir(pdir):
-                    pdir.rmdir()
-            fsync_dir(sdir)
+                self._files.remove(sdir / name / PART_NAME)
+                removed += 1
+            if self.local:
+                for name in self._files.listdir(sdir):  # empty period directories
+                    if name.startswith("period=") and not self._files.listdir(sdir / name):
+                        (sdir / name).rmdir()
+                fsync_dir(sdir)
         return removed
 
     # --- reading -----------------------------------------------------------------------
@@ -327,14 +422,14 @@ class Store:
                 f"end ({to_timestamp(e)}) must be after start ({to_timestamp(s)}): swap them "
                 "or widen the range.", (start, end))
         source = self._resolve_source(symbol, iv.name, source)
-        sdir = series_dir(self.root, source, symbol, iv)
+        sdir = self._sdir(source, symbol, iv)
         kind = period_kind(iv)
         tables: list[pa.Table] = []
         meta: dict[str, Any] | None = None
         for ordinal in self._periods(sdir, kind, s, e):
             path = sdir / period_dirname(ordinal, kind) / PART_NAME
             try:
-                info = read_info(path, keep_open=True)
+                info = self._files.read_info(path, keep_open=True)
             except FileNotFoundError:  # no candles in that period
                 continue
             _check_meta(info, {"symbol": symbol, "interval": iv.name, "source": source})
@@ -342,7 +437,8 @@ class Store:
             part = read_table(info, s, e)
             if part.num_rows:
                 tables.append(part)
-        alignment = (meta or {}).get("alignment") or _series_alignment(sdir, iv) or "calendar"
+        alignment = ((meta or {}).get("alignment") or self._series_alignment(sdir, iv)
+                     or "calendar")
         attrs = {"symbol": symbol, "interval": iv.name, "alignment": alignment,
                  "source": source}
         if not tables:
@@ -350,14 +446,14 @@ class Store:
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         return table_to_frame(table, attrs)
 
-    def _periods(self, sdir: Path, kind: str, s: int | None, e: int | None) -> list[int]:
+    def _periods(self, sdir: Any, kind: str, s: int | None, e: int | None) -> list[int]:
         """Period ordinals whose files may hold open times in ``[s, e)``."""
         if s is not None and e is not None:
             first, last = (int(x) for x in period_ordinals(np.array([s, e - 1]), kind))
             if last - first < _MAX_DERIVED_PERIODS:
                 return list(range(first, last + 1))
-        ordinals = sorted(o for o in (period_from_dirname(n, kind) for n in _listdir(sdir))
-                          if o is not None)
+        ordinals = sorted(o for o in (period_from_dirname(n, kind)
+                                      for n in self._files.listdir(sdir)) if o is not None)
         out = []
         for o in ordinals:
             lo, hi = period_bounds_ms(o, kind)
@@ -401,7 +497,7 @@ class Store:
 
     def sources(self) -> list[str]:
         """Every source name in the store, sorted."""
-        return sorted(decode_name(v) for v, _ in _segments(self.root, "source"))
+        return sorted(decode_name(v) for v, _ in _segments(self._files, self._base, "source"))
 
     def series(self, *, source: str | None = None, symbol: str | None = None,
                interval: str | None = None) -> list[SeriesKey]:
@@ -411,15 +507,16 @@ class Store:
         """
         wanted_iv = parse_interval(interval).name if interval is not None else None
         out = []
-        for src, src_dir in _segments(self.root, "source"):
+        files, base = self._files, self._base
+        for src, src_dir in _segments(files, base, "source"):
             src = decode_name(src)
             if source is not None and src != source:
                 continue
-            for sym, sym_dir in _segments(self.root / src_dir, "symbol"):
+            for sym, sym_dir in _segments(files, base / src_dir, "symbol"):
                 sym = decode_name(sym)
                 if symbol is not None and sym != symbol:
                     continue
-                for ivd, _ in _segments(self.root / src_dir / sym_dir, "interval"):
+                for ivd, _ in _segments(files, base / src_dir / sym_dir, "interval"):
                     try:
                         iv = interval_from_dirname(ivd)
                     except ValueError:
@@ -477,14 +574,52 @@ class Store:
             })
         return _coverage_frame(rows)
 
-    def _infos(self, key: SeriesKey, errors: str) -> Iterator[FileInfo]:
-        sdir = series_dir(self.root, key.source, key.symbol, key.interval)
-        kind = period_kind(key.interval)
-        for name in _listdir(sdir):
-            if period_from_dirname(name, kind) is None or not (sdir / name / PART_NAME).exists():
+    def file_problems(self, symbol: str, interval: str | Interval, *, source: str
+                      ) -> list[tuple[Path | str, str]]:
+        """``(path, reason)`` of every file of one series whose footer cannot be read
+        (path as :meth:`series_path` gives it)."""
+        iv = parse_interval(interval)
+        sdir = self._sdir(source, symbol, iv)
+        out: list[tuple[Path | str, str]] = []
+        for name in self._files.parts(sdir):
+            if period_from_dirname(name, period_kind(iv)) is None:
+                continue
+            path = sdir / name / PART_NAME
+            try:
+                self._files.read_info(path)
+            except FileNotFoundError:  # deleted since the listing
+                continue
+            except CorruptFileError as exc:
+                out.append((path if self.local else self._files.display(path), exc.reason))
+        return out
+
+    def _series_alignment(self, sdir: Any, iv: Interval) -> str | None:
+        """The alignment recorded in the series' files (the first readable one), or None."""
+        kind = period_kind(iv)
+        first_error = None
+        for name in self._files.parts(sdir):
+            if period_from_dirname(name, kind) is None:
                 continue
             try:
-                info = read_info(sdir / name / PART_NAME)
+                return self._files.read_info(sdir / name / PART_NAME).meta.get("alignment")
+            except FileNotFoundError:
+                continue
+            except CorruptFileError as exc:
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+        return None
+
+    def _infos(self, key: SeriesKey, errors: str) -> Iterator[FileInfo]:
+        sdir = self._sdir(key.source, key.symbol, key.interval)
+        kind = period_kind(key.interval)
+        for name in self._files.parts(sdir):
+            if period_from_dirname(name, kind) is None:
+                continue
+            try:
+                info = self._files.read_info(sdir / name / PART_NAME)
+            except FileNotFoundError:  # deleted since the listing
+                continue
             except CorruptFileError as exc:
                 if errors == "raise":
                     raise
@@ -518,23 +653,6 @@ def _mkdir_durable(path: Path) -> None:
     fsync_dir(path.parent)
 
 
-def _series_alignment(sdir: Path, iv: Interval) -> str | None:
-    """The alignment recorded in the series' files (the first readable one), or None."""
-    kind = period_kind(iv)
-    first_error = None
-    for name in _listdir(sdir):
-        path = sdir / name / PART_NAME
-        if period_from_dirname(name, kind) is None or not path.exists():
-            continue
-        try:
-            return read_info(path).meta.get("alignment")
-        except CorruptFileError as exc:
-            first_error = first_error or exc
-    if first_error is not None:
-        raise first_error
-    return None
-
-
 def _check_meta(info: FileInfo, meta: dict[str, Any]) -> None:
     for k in ("symbol", "interval", "source"):
         if info.meta.get(k) != meta[k]:
@@ -543,15 +661,30 @@ def _check_meta(info: FileInfo, meta: dict[str, Any]) -> None:
                 f"says {meta[k]!r} (a file moved by hand?)")
 
 
-def _remove_stale_temps(sdir: Path) -> None:
-    """Delete temporary files left by crashed writers (call while holding the lock)."""
-    for name in _listdir(sdir):
-        pdir = sdir / name
-        if not name.startswith("period="):
-            continue
-        for f in _listdir(pdir):
-            if is_temp_name(f):
-                (pdir / f).unlink(missing_ok=True)
+def _alignment_error(symbol: str, iv: Interval, source: str, stored: str, incoming: str
+                     ) -> StoreError:
+    return StoreError(
+        f"{symbol} {iv.name} ({source}) is stored with {stored!r} alignment but the frame "
+        f"has {incoming!r}: its {iv.name} buckets start at different times. Resample to "
+        f"{stored!r} alignment first (candlekit.resample(..., alignment=...)), or store it "
+        "under another source name.")
+
+
+def _env_storage_options() -> dict[str, Any] | None:
+    """``storage_options`` from the JSON in ``CANDLEKIT_STORAGE_OPTIONS``, if set."""
+    raw = os.environ.get("CANDLEKIT_STORAGE_OPTIONS")
+    if not raw:
+        return None
+    import json
+    try:
+        opts = json.loads(raw)
+    except ValueError as exc:
+        raise StoreError(f"CANDLEKIT_STORAGE_OPTIONS is not valid JSON ({exc}): set it to an "
+                         'object such as {"anon": false}, or unset it.') from None
+    if not isinstance(opts, dict):
+        raise StoreError("CANDLEKIT_STORAGE_OPTIONS must be a JSON object such as "
+                         '{"anon": false}, not ' + f"{raw!r}.")
+    return opts
 
 
 def _coverage_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

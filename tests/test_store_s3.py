@@ -1,0 +1,243 @@
+"""The store in an S3 bucket: moto's S3 server started offline on 127.0.0.1 by the tests.
+
+Covers the same layout and results as a local store, two writer processes of one series
+racing on one file (conditional writes: nothing lost, nothing twice), a reader during
+those writes, fresh listings across processes, other tools reading the bucket directly,
+and the store-wide functions on a 2-worker Dask cluster over the bucket (synthetic data).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+
+import pandas as pd
+import pytest
+from cluster_helpers import build_store, shared_store
+
+import candlekit as ck
+from candlekit.errors import SeriesNotFoundError
+
+pytest.importorskip("s3fs")
+pytest.importorskip("moto")
+import s3_helpers  # noqa: E402  (needs moto)
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with s3_helpers.s3_server() as url:
+        s3_helpers.make_bucket(url, "candles")
+        yield url
+
+
+@pytest.fixture
+def s3_store(endpoint, request):
+    prefix = request.node.name.replace("[", "-").replace("]", "").replace("/", "-")
+    return ck.Store(f"s3://candles/{prefix}",
+                    storage_options=s3_helpers.storage_options(endpoint))
+
+
+def _frame(symbol="BTC", interval="1h", start="2024-12-20", end="2025-01-10", seed=3):
+    base = "1s" if interval == "1s" else "1m"
+    return ck.synthetic_candles(symbol, interval, start, end, seed=seed, base=base)
+
+
+def test_the_bucket_holds_what_a_local_store_holds(s3_store, tmp_path):
+    local = ck.Store(tmp_path / "local")
+    frames = [_frame(), _frame("xyz:NVDA", seed=4), _frame("ETH", "1s", "2026-01-31T23:50",
+                                                               "2026-02-01T00:10", seed=5)]
+    for df in frames:
+        assert s3_store.write(df) == local.write(df)
+    assert s3_store.series() == local.series()
+    for k in local.series():
+        pd.testing.assert_frame_equal(s3_store.read(k.symbol, k.interval),
+                                      local.read(k.symbol, k.interval))
+        got = s3_store.read(k.symbol, k.interval, "2025-01-01", "2025-01-02T05:00")
+        want = local.read(k.symbol, k.interval, "2025-01-01", "2025-01-02T05:00")
+        pd.testing.assert_frame_equal(got, want)
+    a, b = s3_store.coverage(), local.coverage()
+    pd.testing.assert_frame_equal(a.drop(columns="bytes"), b.drop(columns="bytes"))
+    # the same files under the same keys
+    names = sorted(p.split("/team", 1)[-1] for p in s3_store.filesystem.find(
+        s3_store.url.split("://", 1)[1]))
+    rel = sorted(str(p.relative_to(local.root)) for p in local.root.rglob("part-0.parquet"))
+    assert [n.split(s3_store.url.split("://", 1)[1] + "/", 1)[-1] for n in names] == rel
+    # upserts: the second write changes nothing, an open candle never replaces a closed one
+    assert s3_store.write(frames[0]).files_written == 0
+    opened = frames[0].iloc[-3:].copy()
+    opened.attrs = dict(frames[0].attrs)
+    opened["closed"] = False
+    opened["close"] += 1.0
+    assert s3_store.write(opened).kept == 3
+    assert s3_store.delete("BTC", "1h", source="synthetic") == 2
+    assert "BTC" not in s3_store.symbols()
+    with pytest.raises(SeriesNotFoundError, match="s3://candles/"):
+        s3_store.read("BTC", "1h")
+
+
+def test_two_writer_processes_and_a_reader_lose_and_duplicate_nothing(endpoint):
+    url = "s3://candles/contested"
+    df = s3_helpers.contested_frame()
+    reader = ck.Store(url, storage_options=s3_helpers.storage_options(endpoint))
+    assert reader.series() == []  # listed before any file exists: must not be cached
+    n = len(df)
+    writers = [subprocess.Popen(s3_helpers.writer_command(endpoint, url, lo, hi, 60, rev),
+                                stdout=subprocess.PIPE, text=True, env={
+                                    **os.environ, **s3_helpers.CREDENTIALS})
+               for lo, hi, rev in ((0, 2 * n // 3, False), (n // 3, n, True))]
+    seen: list[int] = []
+    problems: list[str] = []
+    stop = threading.Event()
+
+    def read_loop():
+        while not stop.is_set():
+            try:
+                got = reader.read("BTC", "1m")
+            except SeriesNotFoundError:
+                stop.wait(0.05)
+                continue
+            idx = got.index
+            if not (idx.is_unique and idx.is_monotonic_increasing):
+                problems.append(f"bad index in a read of {len(got)} rows")
+            want = df.loc[idx]
+            want.attrs = dict(got.attrs)
+            try:
+                pd.testing.assert_frame_equal(got, want)
+            except AssertionError as exc:
+                problems.append(str(exc)[:200])
+            seen.append(len(got))
+            stop.wait(0.05)  # leave the one-request-at-a-time server to the writers too
+
+    thread = threading.Thread(target=read_loop)
+    thread.start()
+    outs = [w.communicate(timeout=300)[0] for w in writers]
+    stop.set()
+    thread.join(timeout=60)
+    assert [w.returncode for w in writers] == [0, 0], outs
+    conflicts = sum(json.loads(o.strip().splitlines()[-1])["conflicts"] for o in outs)
+    final = reader.read("BTC", "1m")
+    pd.testing.assert_frame_equal(final, df)  # every candle once, none lost
+    assert not problems, problems[:3]
+    assert seen and seen == sorted(seen)  # a reader never saw candles vanish
+    assert conflicts > 0  # the writers did race on the one file, and lost races were retried
+    assert reader.series() == [ck.SeriesKey("synthetic", "BTC", "1m")]
+
+
+def test_other_tools_read_the_bucket_directly(s3_store, endpoint):
+    df = _frame()
+    s3_store.write(df)
+    s3_store.write(_frame("ETH", seed=9))
+    path = s3_store.url.split("://", 1)[1]
+    opts = s3_helpers.storage_options(endpoint)
+    got = pd.read_parquet(s3_store.url, storage_options=opts)
+    assert len(got) == 2 * len(df) and set(got["symbol"]) == {"BTC", "ETH"}
+
+    import pyarrow.dataset as pads
+    ds = pads.dataset(path, filesystem=s3_store.filesystem, partitioning="hive")
+    assert ds.count_rows() == 2 * len(df)
+
+    dd = pytest.importorskip("dask.dataframe")
+    assert len(dd.read_parquet(s3_store.url, storage_options=opts)) == 2 * len(df)
+
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    con.register_filesystem(s3_store.filesystem)
+    n = con.execute(f"select count(*) from read_parquet('s3://{path}/**/*.parquet', "
+                "hive_partitioning = true) where symbol = 'BTC'").fetchone()[0]
+    assert n == len(df)
+
+    pl = pytest.importorskip("polars")
+    lf = pl.scan_parquet(f"{s3_store.url}/**/*.parquet", hive_partitioning=True,
+                         storage_options={"aws_endpoint_url": endpoint,
+                                          "aws_access_key_id": "testing",
+                                          "aws_secret_access_key": "testing",
+                                          "aws_region": "us-east-1",
+                                          "aws_allow_http": "true"})
+    assert lf.select(pl.len()).collect().item() == 2 * len(df)
+
+
+def test_the_cli_reads_a_bucket(s3_store, endpoint, monkeypatch, capsys):
+    s3_store.write(_frame())
+    monkeypatch.setenv("CANDLEKIT_STORAGE_OPTIONS",
+                       json.dumps(s3_helpers.storage_options(endpoint)))
+    from candlekit.cli import main
+    assert main(["coverage", "--data", s3_store.url, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["symbol"] for r in (out["series"] if isinstance(out, dict) else out)] == ["BTC"]
+
+
+def test_registries_stay_local(s3_store, tmp_path, monkeypatch):
+    from candlekit.backfill.registry import TaskRegistry
+    reg = TaskRegistry(s3_store)
+    assert reg.path.is_relative_to(tmp_path)  # $CANDLEKIT_HOME (set by conftest)
+    assert reg.path == s3_store.meta_path("tasks.sqlite")
+    own = ck.Store(s3_store.url, storage_options=s3_store.storage_options,
+                   registry_dir=tmp_path / "team-registry")
+    assert TaskRegistry(own).path == tmp_path / "team-registry" / "tasks.sqlite"
+    assert not s3_store.filesystem.exists(f"{s3_store.url}/_candlekit/tasks.sqlite")
+
+
+# --- store-wide work on a cluster over the bucket ------------------------------------------
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def bucket_store(endpoint):
+    store = ck.Store("s3://candles/cluster",
+                     storage_options=s3_helpers.storage_options(endpoint))
+    return build_store(store)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address="127.0.0.1:0") as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.mark.parametrize("kw", [{}, {"intervals": ["1w", "1M"],
+                                     "window": ("2019-11-01", "2020-03-01")}])
+def test_tables_on_a_cluster_over_the_bucket_equal_the_local_ones(bucket_store, client,
+                                                                  tmp_path_factory, kw):
+    local = shared_store(tmp_path_factory)
+    for fn in (ck.coverage_table, ck.gap_table):
+        want = fn(local, **kw)
+        got = fn(bucket_store, client=client, **kw)
+        pd.testing.assert_frame_equal(got, want)
+
+
+@pytest.mark.parametrize("src,to,alignment", [("1h", "1d", None), ("1d", "1w", "hyperliquid"),
+                                              ("1s", "1m", None)])
+def test_resample_store_on_a_cluster_over_the_bucket(bucket_store, client, tmp_path_factory,
+                                                     src, to, alignment):
+    local = shared_store(tmp_path_factory)
+    want = ck.resample_store(local, src, to, alignment=alignment, write=False, progress=False)
+    got = ck.resample_store(bucket_store, src, to, alignment=alignment, write=False,
+                            client=client, progress=False)
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_to_dask_over_the_bucket_equals_the_local_store(bucket_store, client,
+                                                       tmp_path_factory):
+    local = shared_store(tmp_path_factory)
+    kw = {"symbols": ["BTC", "ETH"], "start": "2024-12-25", "end": "2025-01-05"}
+    got = bucket_store.to_dask("1h", **kw).compute()
+    want = local.to_dask("1h", **kw).compute()
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_resample_store_writes_into_the_bucket(s3_store, client, tmp_path):
+    local = ck.Store(tmp_path / "local")
+    for i, sym in enumerate(["BTC", "ETH", "xyz:NVDA"]):
+        df = _frame(sym, seed=40 + i)
+        s3_store.write(df)
+        local.write(df)
+    ck.resample_store(local, "1h", "4h", progress=False)
+    summary = ck.resample_store(s3_store, "1h", "4h", client=client, progress=False)
+    assert summary["buckets_written"].sum() > 0
+    for sym in ["BTC", "ETH", "xyz:NVDA"]:
+        pd.testing.assert_frame_equal(s3_store.read(sym, "4h"), local.read(sym, "4h"))
