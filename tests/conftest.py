@@ -25,3 +25,4 @@ def _isolated_store_root(tmp_path, monkeypatch):
     # registries of object stores default to $CANDLEKIT_HOME/stores/...: keep them in tmp too
     monkeypatch.setenv("CANDLEKIT_HOME", str(tmp_path / "candlekit-home"))
     monkeypatch.delenv("CANDLEKIT_STORAGE_OPTIONS", raising=False)
+    monkeypatch.delenv("CANDLEKIT_REGISTRY_DIR", raising=False)

@@ -156,6 +156,10 @@ def test_registries_of_an_object_store_are_local(tmp_path, monkeypatch, mem):
     assert own.meta_path("analyses.sqlite") == tmp_path / "reg" / "analyses.sqlite"
     local = ck.Store(tmp_path / "s")
     assert TaskRegistry(local).path == tmp_path / "s" / "_candlekit" / "tasks.sqlite"
+    monkeypatch.setenv("CANDLEKIT_REGISTRY_DIR", str(tmp_path / "team"))
+    assert ck.Store(mem.url).meta_dir == tmp_path / "team"  # URL stores only
+    assert ck.Store(tmp_path / "s").meta_dir == tmp_path / "s" / "_candlekit"
+    assert ck.Store(mem.url, registry_dir=tmp_path / "reg").meta_dir == tmp_path / "reg"
 
 
 def test_bad_options_say_what_to_do(tmp_path, monkeypatch):

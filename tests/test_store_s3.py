@@ -22,7 +22,7 @@ from candlekit.errors import SeriesNotFoundError
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto")
-import s3_helpers  # noqa: E402  (needs moto)
+import s3_helpers
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +241,43 @@ def test_resample_store_writes_into_the_bucket(s3_store, client, tmp_path):
     assert summary["buckets_written"].sum() > 0
     for sym in ["BTC", "ETH", "xyz:NVDA"]:
         pd.testing.assert_frame_equal(s3_store.read(sym, "4h"), local.read(sym, "4h"))
+
+
+def test_a_backfill_fills_the_bucket_and_keeps_its_registry_local(s3_store, tmp_path):
+    """One machine backfills into the shared bucket; its task registry is local SQLite."""
+    from candlekit.backfill import backfill
+    from candlekit.emulator import Emulator
+    from candlekit.sources import Hyperliquid
+    with Emulator(mode="hyperliquid", now="2026-11-01T00:00:30Z", budget=None) as emu:
+        src = Hyperliquid(emu.url, backoff_factor=0.01, weight_budget=10**9)
+        task = backfill(["BTC", "ETH"], ["1h", "1d"], start="2026-09-01", source=src,
+                        store=s3_store, progress=False)
+        st = task.status()
+        assert st.status == "completed"
+        assert task.registry.path.is_relative_to(tmp_path)  # local, not in the bucket
+        for sym in ("BTC", "ETH"):
+            df = s3_store.read(sym, "1h", source="emulator")
+            truth = emu.truth(sym, "1h", "2026-09-01", emu.now_ms + 1)
+            pd.testing.assert_index_equal(df.index, truth.index)
+        again = backfill(["BTC", "ETH"], ["1h", "1d"], start="2026-09-01", source=src,
+                         store=s3_store, progress=False).status()
+        assert again.status == "completed" and again.candles_fetched <= 4  # open candles
+    assert ck.TaskRegistry(s3_store).status(task.id).status == "completed"
+
+
+def test_the_server_serves_a_bucket(s3_store):
+    """``candlekit serve --data s3://...``: the kline API and /info over the bucket."""
+    import requests
+    pytest.importorskip("fastapi")
+    from candlekit.server import serve
+    df = _frame()
+    s3_store.write(df)
+    t0, t1 = int(df.index[0].value // 10**6), int(df.index[48].value // 10**6)
+    with serve(s3_store, port=0, background=True, run_worker=False) as srv:
+        r = requests.post(srv.url + "/info", timeout=30, json={
+            "type": "candleSnapshot",
+            "req": {"coin": "BTC", "interval": "1h", "startTime": t0, "endTime": t1}})
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert [c["t"] for c in got] == [int(t.value // 10**6) for t in df.index[:48]]
+        assert got == ck.to_wire(df.iloc[:48], hydromancer=True)

@@ -109,7 +109,8 @@ class Store:
     registry_dir : str or os.PathLike, optional
         A local directory for the store's task and analysis registries (SQLite). Defaults
         to ``<root>/_candlekit`` for a local store, and to a local directory per URL for an
-        object store (:func:`default_registry_dir`): SQLite needs a local disk.
+        object store (``$CANDLEKIT_REGISTRY_DIR`` if set, else
+        :func:`default_registry_dir`): SQLite needs a local disk.
 
     Attributes
     ----------
@@ -140,6 +141,8 @@ class Store:
         self._base = self._files.base
         self.root: Any = self._base if self.local else self._files.url
         self.storage_options = dict(storage_options or {})
+        if registry_dir is None and not self.local:
+            registry_dir = os.environ.get("CANDLEKIT_REGISTRY_DIR") or None
         if registry_dir is not None:
             self.meta_dir = Path(registry_dir).expanduser().absolute()
         elif self.local:
