@@ -281,3 +281,30 @@ def test_the_server_serves_a_bucket(s3_store):
         got = r.json()
         assert [c["t"] for c in got] == [int(t.value // 10**6) for t in df.index[:48]]
         assert got == ck.to_wire(df.iloc[:48], hydromancer=True)
+
+
+def test_a_file_deleted_under_a_writer_is_created_again(s3_store, monkeypatch):
+    """If-Match on a file deleted since it was read answers 404: merged again, created."""
+    from candlekit.store.files import S3Files
+    df = _frame()
+    s3_store.write(df.iloc[:10].pipe(_same_attrs, df))
+    real = S3Files.write
+    calls = {"n": 0}
+
+    def deleting(self, path, table, meta, *, row_group_ms, expect):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            self.fs.rm_file(str(path))  # another process deletes the file meanwhile
+        return real(self, path, table, meta, row_group_ms=row_group_ms, expect=expect)
+
+    monkeypatch.setattr(S3Files, "write", deleting)
+    s3_store.write(df.iloc[5:30].pipe(_same_attrs, df))
+    assert s3_store.write_conflicts == 1
+    got = s3_store.read("BTC", "1h")
+    pd.testing.assert_frame_equal(got, df.iloc[5:30].pipe(_same_attrs, got))
+
+
+def _same_attrs(part, like):
+    out = part.copy()
+    out.attrs = dict(like.attrs)
+    return out

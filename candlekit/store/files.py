@@ -413,7 +413,10 @@ class S3Files(ObjectFiles):
             self.fs.call_s3("put_object", Bucket=_bucket(key), Key=_key(key), Body=data,
                             **match)
         except (OSError, ValueError) as exc:
-            if _is_conflict(exc):
+            # a replaced file answers 412; a deleted one answers 404 to If-Match
+            gone = expect not in (None, ABSENT) and (
+                isinstance(exc, FileNotFoundError) or _error_code(exc)[0] == "NoSuchKey")
+            if _is_conflict(exc) or gone:
                 raise WriteConflict(key) from exc
             raise
         finally:
