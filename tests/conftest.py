@@ -26,3 +26,13 @@ def _isolated_store_root(tmp_path, monkeypatch):
     monkeypatch.setenv("CANDLEKIT_HOME", str(tmp_path / "candlekit-home"))
     monkeypatch.delenv("CANDLEKIT_STORAGE_OPTIONS", raising=False)
     monkeypatch.delenv("CANDLEKIT_REGISTRY_DIR", raising=False)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One 2-worker ``LocalCluster`` (processes, one thread each) for every cluster test."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address="127.0.0.1:0") as cluster, \
+            distributed.Client(cluster) as c:
+        yield c

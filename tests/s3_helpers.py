@@ -58,11 +58,11 @@ def make_bucket(endpoint: str, name: str) -> None:
 
 
 def writer_command(endpoint: str, url: str, lo: int, hi: int, chunk: int,
-                   reverse: bool) -> list[str]:
+                   reverse: bool, delay: float = 0.05) -> list[str]:
     """The command line of one concurrent writer (see :func:`_write`)."""
     return [sys.executable, str(Path(__file__)), "write",
             json.dumps({"endpoint": endpoint, "url": url, "lo": lo, "hi": hi, "chunk": chunk,
-                        "reverse": reverse})]
+                        "reverse": reverse, "delay": delay})]
 
 
 def contested_frame():
@@ -72,10 +72,27 @@ def contested_frame():
 
 
 def _write(spec: dict[str, Any]) -> None:
-    """Write rows ``[lo, hi)`` of :func:`contested_frame` in chunks; print the conflicts."""
+    """Write rows ``[lo, hi)`` of :func:`contested_frame` in chunks; print the conflicts.
+
+    Prints ``ready`` and waits for a line on stdin before the first write, so that both
+    writers start together, and holds each merged file ``delay`` seconds before its PUT
+    (a slow network), so that their read-merge-write cycles overlap.
+    """
+    import time
+
     import candlekit as ck
+    from candlekit.store.files import S3Files
+    real = S3Files.write
+
+    def slow(self, *args, **kw):
+        time.sleep(spec["delay"])
+        return real(self, *args, **kw)
+
+    S3Files.write = slow  # type: ignore[method-assign]
     df = contested_frame()
     store = ck.Store(spec["url"], storage_options=storage_options(spec["endpoint"]))
+    print("ready", flush=True)
+    sys.stdin.readline()
     starts = list(range(spec["lo"], spec["hi"], spec["chunk"]))
     if spec["reverse"]:
         starts.reverse()

@@ -22,6 +22,7 @@ from candlekit.errors import SeriesNotFoundError
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto")
+pytest.importorskip("distributed")
 import s3_helpers
 
 
@@ -84,9 +85,14 @@ def test_two_writer_processes_and_a_reader_lose_and_duplicate_nothing(endpoint):
     assert reader.series() == []  # listed before any file exists: must not be cached
     n = len(df)
     writers = [subprocess.Popen(s3_helpers.writer_command(endpoint, url, lo, hi, 60, rev),
-                                stdout=subprocess.PIPE, text=True, env={
-                                    **os.environ, **s3_helpers.CREDENTIALS})
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                env={**os.environ, **s3_helpers.CREDENTIALS})
                for lo, hi, rev in ((0, 2 * n // 3, False), (n // 3, n, True))]
+    for w in writers:  # both ready: start them together
+        assert w.stdout.readline().strip() == "ready"
+    for w in writers:
+        w.stdin.write("go\n")
+        w.stdin.flush()
     seen: list[int] = []
     problems: list[str] = []
     stop = threading.Event()
@@ -181,8 +187,6 @@ def test_registries_stay_local(s3_store, tmp_path, monkeypatch):
 
 # --- store-wide work on a cluster over the bucket ------------------------------------------
 
-distributed = pytest.importorskip("distributed")
-
 
 @pytest.fixture(scope="module")
 def bucket_store(endpoint):
@@ -191,12 +195,9 @@ def bucket_store(endpoint):
     return build_store(store)
 
 
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address="127.0.0.1:0") as cluster, \
-            distributed.Client(cluster) as c:
-        yield c
+@pytest.fixture
+def client(dask_client):
+    return dask_client
 
 
 @pytest.mark.parametrize("kw", [{}, {"intervals": ["1w", "1M"],
