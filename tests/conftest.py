@@ -22,3 +22,14 @@ def freqtrade_dir() -> Path:
 def _isolated_store_root(tmp_path, monkeypatch):
     """No test writes into the repository's data/: the default store root is a temp dir."""
     monkeypatch.setenv("CANDLEKIT_DATA", str(tmp_path / "candlekit-data"))
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One 2-worker ``LocalCluster`` (processes, one thread each) for every cluster test of
+    the session, with a client; skips the test without the ``dask`` extra."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address="127.0.0.1:0") as cluster, \
+            distributed.Client(cluster) as c:
+        yield c

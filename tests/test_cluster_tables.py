@@ -34,11 +34,9 @@ def store(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address="127.0.0.1:0") as cluster, \
-            distributed.Client(cluster) as c:
-        yield c
+def client(dask_client):
+    """The session's 2-worker LocalCluster (tests/conftest.py)."""
+    return dask_client
 
 
 @pytest.mark.parametrize("kw", SELECTIONS)

@@ -315,7 +315,7 @@ def _with_keys(calls: pd.DataFrame, key: SeriesKey) -> pd.DataFrame:
     for pos, (name, value) in enumerate(zip(KEY_COLUMNS, (
             key.symbol, key.interval, key.source, is_synthetic(key.source)))):
         out.insert(pos, name, np.full(n, value, dtype=bool) if name == "synthetic"
-                   else [value] * n)
+                   else pd.array([value] * n, dtype="str"))
     return out
 
 
@@ -324,9 +324,11 @@ def _assemble(keys: list[SeriesKey], results: dict[int, dict[str, Any]], *, inte
     by_series = {keys[i]: results[i]["record"] for i in range(len(keys))
                  if results[i]["record"] is not None}
     parts = [_with_keys(r.calls, k) for k, r in by_series.items() if len(r.calls)]
-    if not parts:
+    if not parts:  # no call at all: the same columns and dtypes, no rows
         k0 = keys[0]
-        parts = [_with_keys(_template(k0, results[0], every, horizon).calls, k0)]
+        empty = _with_keys(_template(k0, results[0], every, horizon).calls, k0)
+        text = [c for c in empty.columns if empty[c].dtype == object]
+        parts = [empty.astype(dict.fromkeys(text, "str"))]
     calls = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     calls = calls.sort_values(["symbol", "time", "source"], kind="stable",
                               ignore_index=True)
