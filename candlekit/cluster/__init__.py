@@ -11,7 +11,8 @@ coverage and gap tables with gaps across file boundaries merged the same way
 since a call depends on all history before it (:mod:`.track`), and a Dask DataFrame of
 many series for the user's own work (:mod:`.frames`). Units only go through
 :class:`candlekit.Store`'s public reads and writes, so results equal the in-process
-functions exactly, whatever runs them. Dask is optional: ``pip install 'candlekit[dask]'``; without a client everything runs in process.
+functions exactly, whatever runs them. Dask is optional: ``pip install
+'candlekit[dask]'``; without a client everything runs in process.
 """
 
 from .frames import to_dask
