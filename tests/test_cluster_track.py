@@ -14,7 +14,7 @@ import pytest
 
 import candlekit as ck
 from candlekit.analysis.call import MIN_BARS
-from candlekit.cluster import TRACK_SUMMARY_COLUMNS, TrackRecords, track_records
+from candlekit.cluster import TRACK_SUMMARY_COLUMNS, TrackRecords
 from candlekit.cluster.track import KEY_COLUMNS
 
 distributed = pytest.importorskip("distributed")
@@ -333,7 +333,7 @@ def test_an_unreadable_file_is_a_row_not_a_failure(store, client, tmp_path):
     root = tmp_path / "copy"
     shutil.copytree(store.root, root)
     st = ck.Store(root)
-    part = sorted(st.series_path("ETH", "1h", source="synthetic").rglob("*.parquet"))[-1]
+    part = max(st.series_path("ETH", "1h", source="synthetic").rglob("*.parquet"))
     part.write_bytes(b"not a parquet file")
     results = []
     for c in (None, client):

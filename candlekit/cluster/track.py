@@ -26,8 +26,13 @@ import pandas as pd
 
 from ..analysis import call as _call
 from ..analysis.scoring import summarize
-from ..analysis.track import (TrackRecord, calibration_table, check_steps, empty_track_record,
-                              track_record)
+from ..analysis.track import (
+    TrackRecord,
+    calibration_table,
+    check_steps,
+    empty_track_record,
+    track_record,
+)
 from ..errors import CorruptFileError, FormatError, InvalidTimeError, SeriesNotFoundError
 from ..frame import empty_frame
 from ..intervals import close_ms, parse_interval
@@ -236,8 +241,8 @@ class TrackRecords:
         lines = [head + f"Track records of {len(s)} {self.interval} series (horizon "
                  f"{self.horizon}, a call every {self.every} candle(s)); "
                  f"{int(s['n'].sum()):,} graded calls.", "",
-                 "| symbol | source | synthetic | calls | graded | hit rate | base rate up | "
-                 "Brier skill | note |", "|---|---|---|---:|---:|---:|---:|---:|---|"]
+                 ("| symbol | source | synthetic | calls | graded | hit rate | base rate up "
+                  "| Brier skill | note |"), "|---|---|---|---:|---:|---:|---:|---:|---|"]
         for r in s.itertuples(index=False):
             pct = (lambda x: "" if pd.isna(x) else f"{100 * x:.1f}%")
             skill = "" if pd.isna(r.brier_skill) else f"{r.brier_skill:.4f}"
@@ -441,7 +446,7 @@ def track_records(store: Store | str | os.PathLike[str], *, interval: str,
         _warm_up(client)
     results: dict[int, dict[str, Any]] = {}
     for i, res in run_units(track_unit, keys, client=client, desc=f"track {iv}",
-                            progress=progress, unit="series",
+                            progress=progress, unit_name="series",
                             kwargs={"store": store, "every": every, "horizon": h,
                                     "start": s, "end": e}):
         results[i] = res
