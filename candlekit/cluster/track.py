@@ -313,30 +313,41 @@ def _template(key: SeriesKey, res: dict[str, Any], every: int, horizon: int) -> 
     return empty_track_record(df, every=every, horizon=horizon)
 
 
-def _with_keys(calls: pd.DataFrame, key: SeriesKey) -> pd.DataFrame:
-    out = calls.copy()
-    out.attrs = {}
-    n = len(out)
-    for pos, (name, value) in enumerate(zip(KEY_COLUMNS, (
-            key.symbol, key.interval, key.source, is_synthetic(key.source)))):
-        out.insert(pos, name, np.full(n, value, dtype=bool) if name == "synthetic"
-                   else pd.array([value] * n, dtype="str"))
-    return out
+def _all_calls(records: dict[SeriesKey, TrackRecord], template: pd.DataFrame
+               ) -> pd.DataFrame:
+    """Every record's calls in one frame, the series' key columns first, sorted by
+    symbol, then time, then source. ``records`` are in (symbol, source) order."""
+    parts = [(k, r.calls) for k, r in records.items() if len(r.calls)]
+    if parts:
+        body = pd.concat([c for _, c in parts], ignore_index=True) if len(parts) > 1 \
+            else parts[0][1].reset_index(drop=True)
+    else:  # no call at all: the same columns and dtypes, no rows
+        text = [c for c in template.columns if template[c].dtype == object]
+        body = template.astype(dict.fromkeys(text, "str")).reset_index(drop=True)
+    body.attrs = {}
+    sizes = [len(c) for _, c in parts]
+    keys = [k for k, _ in parts]
+    values = {"symbol": [k.symbol for k in keys], "interval": [k.interval for k in keys],
+              "source": [k.source for k in keys]}
+    for pos, name in enumerate(KEY_COLUMNS[:3]):
+        body.insert(pos, name, pd.array(np.repeat(np.array(values[name], dtype=object),
+                                                  sizes), dtype="str"))
+    body.insert(3, "synthetic", np.repeat(np.array([is_synthetic(k.source) for k in keys],
+                                                   dtype=bool), sizes))
+    symbols = [k.symbol for k in keys]
+    if len(set(symbols)) < len(symbols):  # a symbol from several sources: interleave by time
+        body = body.sort_values(["symbol", "time", "source"], kind="stable",
+                                ignore_index=True)
+    return body
 
 
 def _assemble(keys: list[SeriesKey], results: dict[int, dict[str, Any]], *, interval: str,
               every: int, horizon: int, start: Any, end: Any) -> TrackRecords:
     by_series = {keys[i]: results[i]["record"] for i in range(len(keys))
                  if results[i]["record"] is not None}
-    parts = [_with_keys(r.calls, k) for k, r in by_series.items() if len(r.calls)]
-    if not parts:  # no call at all: the same columns and dtypes, no rows
-        k0 = keys[0]
-        empty = _with_keys(_template(k0, results[0], every, horizon).calls, k0)
-        text = [c for c in empty.columns if empty[c].dtype == object]
-        parts = [empty.astype(dict.fromkeys(text, "str"))]
-    calls = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    calls = calls.sort_values(["symbol", "time", "source"], kind="stable",
-                              ignore_index=True)
+    template = next(iter(by_series.values())).calls if by_series else \
+        _template(keys[0], results[0], every, horizon).calls
+    calls = _all_calls(by_series, template.iloc[:0])
     rows = [_summary_row(keys[i], results[i], every, horizon) for i in range(len(keys))]
     summary = pd.DataFrame(rows, columns=list(TRACK_SUMMARY_COLUMNS))
     for c in _INT_COLUMNS:
