@@ -8,7 +8,8 @@ In one run and on the same files (a temporary store, deleted afterwards):
 
 Both write the 1m series (the 1m files are deleted between the runs). On 2 cores there is
 nothing to gain from a cluster, so the goal is its overhead: at most 1.3x the in-process
-time. Printed: time per unit and bytes of parquet read per second, so the docs can state
+time. The same comparison for ``track_record`` over 16 coin-years of 1h candles (one
+whole series per unit, 8,760 candles each), with the same goal. Printed: time per unit and bytes of parquet read per second, so the docs can state
 how it scales with workers. Also printed: rows and parquet bytes per coin-year of 1s, 1m
 and 1h candles as the store writes them, for sizing real workloads.
 
@@ -65,6 +66,36 @@ def _once(store: ck.Store, client: object) -> tuple[float, object, float]:
     return wall, summary, busy
 
 
+TRACK_COINS = [f"TRACK{i}" for i in range(1, 17)]
+
+
+def track_bench(tmp: Path, client: object) -> None:
+    """track_record over 16 stored 1h coin-years: in process, then on the cluster."""
+    store = ck.Store(tmp / "track")
+    df = ck.synthetic_candles("BTC", "1h", "2025-01-01", "2026-01-01", seed=7)
+    for coin in TRACK_COINS:
+        df.attrs.update(symbol=coin, source="synthetic")
+        store.write(df)
+    ck.track_record(store, interval="1h", client=client, progress=False)  # warm-up
+    local, remote = [], []
+    for _ in range(REPEATS):  # interleaved, as above
+        t0 = time.perf_counter()
+        want = ck.track_record(store, interval="1h", progress=False)
+        local.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        got = ck.track_record(store, interval="1h", client=client, progress=False)
+        remote.append(time.perf_counter() - t0)
+    assert got.calls.equals(want.calls) and got.summary.equals(want.summary)
+    local_s, remote_s = min(local), min(remote)
+    ratio = remote_s / local_s
+    n = len(TRACK_COINS)
+    print(f"track_record over {n} 1h coin-years ({len(want.calls):,} calls): in-process "
+          f"{local_s:.2f} s ({local_s / n * 1e3:.0f} ms/series); LocalCluster 2x1 "
+          f"{remote_s:.2f} s ({remote_s / n * 1e3:.0f} ms/series); {ratio:.2f}x the "
+          f"in-process time (goal <={GOAL:g}x {'MET' if ratio <= GOAL else 'MISSED'}); "
+          f"best of {REPEATS}, interleaved")
+
+
 def sizes(tmp: Path) -> None:
     """Rows and parquet bytes per coin-year, measured on synthetic data written by the store."""
     st = ck.Store(tmp / "sizes")
@@ -108,6 +139,7 @@ def main() -> None:
                 secs, summary_c, b = _once(store, client)
                 remote.append(secs)
                 busy.append(b)
+            track_bench(tmp, client)
         best = int(min(range(REPEATS), key=remote.__getitem__))
         local, remote, busy = min(local), remote[best], busy[best]
         assert int(summary["rows_in"].sum()) == rows

@@ -23,8 +23,10 @@ The public surface:
   :class:`Explorer`, :func:`render_report`, :func:`is_synthetic`
 - the server: :func:`serve` (:mod:`candlekit.server`, the ``server`` extra)
 - analysis: :func:`analyze` (facts, narrative and a call at an ``as_of``),
-  :func:`track_record` (every past call, graded), :func:`crosscheck` (stored coarse candles
-  against resampled finer ones), :class:`Analysis`, :class:`Call`, :class:`TrackRecord`;
+  :func:`track_record` (every past call, graded; of one frame, or of every stored series,
+  in process or on a Dask cluster: :class:`TrackRecords`), :func:`crosscheck` (stored
+  coarse candles against resampled finer ones), :class:`Analysis`, :class:`Call`,
+  :class:`TrackRecord`;
   recorded analyses: :func:`run_analysis`, :func:`analyses`, :func:`get_analysis`,
   :func:`delete_analysis`, :func:`grade_analyses`; a language model to narrate: :class:`LLM`
 - errors: :class:`CandlekitError` and its subclasses
@@ -34,7 +36,7 @@ from .analysis import Analysis, Call, TrackRecord, analyze, crosscheck, track_re
 from .analysis import LLM, analyses, delete_analysis, get_analysis, grade_analyses, run_analysis
 from .backfill import Task, TaskRegistry, TaskStatus, backfill, resume, tasks
 from .charts import plot_candles, plot_coverage_timeline
-from .cluster import resample_store
+from .cluster import TrackRecords, resample_store
 from .coverage import coverage_table, gap_table
 from .errors import (
     AnalysisError,
@@ -137,6 +139,7 @@ __all__ = [
     "TaskRegistry",
     "TaskStatus",
     "TrackRecord",
+    "TrackRecords",
     "UnknownSymbolError",
     "UpstreamError",
     "WriteStats",

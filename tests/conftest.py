@@ -30,7 +30,8 @@ def _isolated_store_root(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def dask_client():
-    """One 2-worker ``LocalCluster`` (processes, one thread each) for every cluster test."""
+    """One 2-worker ``LocalCluster`` (processes, one thread each) for every cluster test of
+    the session, with a client; skips the test without the ``dask`` extra."""
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address="127.0.0.1:0") as cluster, \

@@ -35,8 +35,9 @@ def store(tmp_path_factory):
     return shared_store(tmp_path_factory)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(dask_client):
+    """The session's 2-worker LocalCluster (tests/conftest.py)."""
     return dask_client
 
 

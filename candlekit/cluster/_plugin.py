@@ -1,4 +1,4 @@
-"""The worker plugin that warms numba kernels up (needs ``distributed``; imported lazily)."""
+"""The worker plugins that warm numba kernels up (need ``distributed``; imported lazily)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ except ImportError:  # pragma: no cover - without the dask extra there is nothin
 
 from .workers import warm_kernels
 
-__all__ = ["WarmUpPlugin"]
+__all__ = ["AnalysisWarmUpPlugin", "WarmUpPlugin"]
 
 
 class WarmUpPlugin(WorkerPlugin):
@@ -21,3 +21,15 @@ class WarmUpPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         warm_kernels()
+
+
+class AnalysisWarmUpPlugin(WorkerPlugin):
+    """Runs :func:`~candlekit.cluster.track.warm_analysis_kernels` when a worker starts
+    (the track records' kernels: indicators, levels and the call)."""
+
+    idempotent = True
+
+    def setup(self, worker: Any) -> None:
+        from .track import warm_analysis_kernels
+
+        warm_analysis_kernels()

@@ -51,7 +51,7 @@ def dashboard_link(client: Any) -> str | None:
 
 def run_units(fn: Callable[..., Any], units: Sequence[Any], *, client: Any = None,
               desc: str, progress: bool = True, kwargs: dict[str, Any] | None = None,
-              ) -> Iterator[tuple[int, Any]]:
+              unit_name: str = "file") -> Iterator[tuple[int, Any]]:
     """Call ``fn(unit, **kwargs)`` for every unit; yield ``(index, result)`` as they finish.
 
     Parameters
@@ -68,6 +68,8 @@ def run_units(fn: Callable[..., Any], units: Sequence[Any], *, client: Any = Non
         Show a ``tqdm.auto`` bar over completed units.
     kwargs : dict, optional
         Keyword arguments for every call (sent once per task; keep them small).
+    unit_name : str, default "file"
+        What the bar counts (``"series"`` where a unit is a whole series).
 
     Yields
     ------
@@ -77,7 +79,7 @@ def run_units(fn: Callable[..., Any], units: Sequence[Any], *, client: Any = Non
     from tqdm.auto import tqdm
 
     kwargs = kwargs or {}
-    bar = tqdm(total=len(units), desc=desc, unit="file", disable=not progress)
+    bar = tqdm(total=len(units), desc=desc, unit=unit_name, disable=not progress)
     try:
         if client is None:
             for i, unit in enumerate(units):
