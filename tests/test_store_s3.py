@@ -309,3 +309,11 @@ def _same_attrs(part, like):
     out = part.copy()
     out.attrs = dict(like.attrs)
     return out
+
+
+def test_track_records_on_a_cluster_over_the_bucket(bucket_store, client, tmp_path_factory):
+    local = shared_store(tmp_path_factory)
+    want = ck.track_record(local, interval="1h", progress=False)
+    got = ck.track_record(bucket_store, interval="1h", client=client, progress=False)
+    pd.testing.assert_frame_equal(got.calls, want.calls)
+    pd.testing.assert_frame_equal(got.summary, want.summary)

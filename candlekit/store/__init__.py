@@ -1,8 +1,10 @@
-"""The local candle store: hive-partitioned parquet, safe to share with other tools.
+"""The candle store: hive-partitioned parquet, safe to share with other tools.
 
-:class:`Store` is the entry point; :mod:`.layout` documents the directory scheme,
-:mod:`.parquet` the file format and atomic writes, :mod:`.merge` the upsert rule and
-:mod:`.lock` the per-series writer lock.
+:class:`Store` is the entry point; its root is a local directory or an fsspec URL
+(``s3://bucket/prefix``). :mod:`.layout` documents the directory scheme, :mod:`.parquet`
+the file format and atomic writes, :mod:`.merge` the upsert rule, :mod:`.lock` the
+per-series writer lock of a local store and :mod:`.files` what each backend (local disk,
+S3 with conditional writes, ``memory://``, read-only others) guarantees.
 """
 
 from .layout import SeriesKey
