@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/candlekit demo
 
-## The tests (unit tests; real-data tests skip cleanly when ../shared is absent).
+## The tests (unit tests; real-data tests skip cleanly when ../shared is absent), one
+## pytest worker per core, each test file whole on one worker (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 ## Speed and memory benchmarks, printing ratios against their baselines.
 bench: $(STAMP)

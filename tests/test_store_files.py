@@ -175,3 +175,15 @@ def test_bad_options_say_what_to_do(tmp_path, monkeypatch):
     with pytest.raises(StoreError, match="Cannot open the store nosuchproto://x"):
         ck.Store("nosuchproto://x")
     assert open_files(f"file://{tmp_path}").local
+
+
+def test_a_memory_store_is_refused_on_a_cluster(mem, dask_client):
+    mem.write(_frame())
+    for run in (lambda: ck.gap_table(mem, client=dask_client),
+                lambda: ck.coverage_table(mem, window="3d", client=dask_client),
+                lambda: ck.resample_store(mem, "1h", "4h", client=dask_client, progress=False),
+                lambda: ck.track_record(mem, interval="1h", client=dask_client)):
+        with pytest.raises(ck.FormatError, match="lives in this process's memory"):
+            run()
+    summary = ck.resample_store(mem, "1h", "4h", progress=False)  # in this process: fine
+    assert summary["buckets_written"].sum() == len(mem.read("BTC", "4h")) > 0

@@ -20,10 +20,16 @@ from ..errors import FormatError, MissingDependencyError
 __all__ = ["check_client", "dashboard_link", "run_units"]
 
 
-def check_client(client: Any) -> Any:
-    """The client, after checking it is a :class:`distributed.Client` (None passes)."""
+def check_client(client: Any, store: Any = None) -> Any:
+    """The client, after checking it is a :class:`distributed.Client` (None passes) and,
+    given the ``store`` its workers will read, that they can reach it."""
     if client is None:
         return None
+    if store is not None and str(getattr(store, "url", "")).startswith("memory://"):
+        raise FormatError(
+            f"The store {store.url} lives in this process's memory, which Dask workers (other "
+            "processes) cannot see. Pass client=None to run here, or put the store in a "
+            "directory or bucket every worker can read.", store)
     try:
         import distributed
     except ImportError as exc:  # pragma: no cover - depends on the environment

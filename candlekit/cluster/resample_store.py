@@ -241,7 +241,7 @@ def resample_frames(store: Store, from_interval: str, to_interval: str, *,
         ``expected_constituents``).
     """
     store = _store(store)
-    client = check_client(client)
+    client = check_client(client, store)
     units = _plan(store, from_interval, to_interval, symbols, alignment, source)
     return {key: frame for key, frame, _, _ in
             _iter_series(store, units, to_interval, alignment, client, progress)}
@@ -300,7 +300,7 @@ def resample_store(store: Store, from_interval: str, to_interval: str, *,
     >>> ck.resample_store(store, "1d", "1w", alignment="hyperliquid")  # doctest: +SKIP
     """
     store = _store(store)
-    client = check_client(client)
+    client = check_client(client, store)
     units = _plan(store, from_interval, to_interval, symbols, alignment, source)
     if write:
         _check_targets(store, units, to_interval, alignment)

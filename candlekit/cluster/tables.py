@@ -151,6 +151,7 @@ class UnitScan:
              rows: Sequence[Any], bad: Sequence[list[dict]]) -> dict[int, list[Any]]:
         """Results per series, each in unit (time) order; damaged files recorded."""
         results: dict[int, dict[int, Any]] = {}
+        check_client(self.client, store)
         if tasks and self.client is not None:
             from .workers import warm_up
 

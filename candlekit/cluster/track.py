@@ -445,7 +445,7 @@ def track_records(store: Store | str | os.PathLike[str], *, interval: str,
     from ..coverage import open_store
 
     store = open_store(store)
-    client = check_client(client)
+    client = check_client(client, store)
     every, h = check_steps(every, horizon)
     s, e = _bound(start), _bound(end)
     if s is not None and e is not None and e <= s:
