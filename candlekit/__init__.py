@@ -32,8 +32,20 @@ The public surface:
 - errors: :class:`CandlekitError` and its subclasses
 """
 
-from .analysis import Analysis, Call, TrackRecord, analyze, crosscheck, track_record
-from .analysis import LLM, analyses, delete_analysis, get_analysis, grade_analyses, run_analysis
+from .analysis import (
+    LLM,
+    Analysis,
+    Call,
+    TrackRecord,
+    analyses,
+    analyze,
+    crosscheck,
+    delete_analysis,
+    get_analysis,
+    grade_analyses,
+    run_analysis,
+    track_record,
+)
 from .backfill import Task, TaskRegistry, TaskStatus, backfill, resume, tasks
 from .charts import plot_candles, plot_coverage_timeline
 from .cluster import TrackRecords, resample_store
@@ -101,12 +113,13 @@ def serve(*args, **kwargs):
 
 __all__ = [
     "ALIGNMENTS",
+    "COLUMNS",
+    "INTERVALS",
+    "LLM",
     "Analysis",
     "AnalysisError",
     "AnalysisNotFoundError",
     "Call",
-    "COLUMNS",
-    "INTERVALS",
     "CandleSchema",
     "CandleValidationError",
     "CandlekitError",
@@ -120,7 +133,6 @@ __all__ = [
     "InvalidAlignmentError",
     "InvalidIntervalError",
     "InvalidTimeError",
-    "LLM",
     "LLMConfigError",
     "MissingDependencyError",
     "Page",

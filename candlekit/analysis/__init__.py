@@ -16,44 +16,50 @@ templates), ``call`` (the call model), ``engine`` (:func:`analyze`), ``scoring``
 ``guard``, ``registry``, ``api`` for the language model and the recorded analyses.
 """
 
+from .api import (
+                  AnalysisGrades,
+                  analyses,
+                  delete_analysis,
+                  get_analysis,
+                  grade_analyses,
+                  run_analysis,
+)
 from .crosscheck import crosscheck
 from .engine import analyze, indicator_frame
 from .facts import facts_table, format_fact, printed_facts, printed_numbers
-from .model import ANALYSIS_STATUSES, Analysis, Call, LLMVerdict
-from .api import (AnalysisGrades, analyses, delete_analysis, get_analysis, grade_analyses,
-                  run_analysis)
 from .guard import GuardResult, check
 from .llm import LLM, narrate
 from .llmstub import LLMStub
+from .model import ANALYSIS_STATUSES, Analysis, Call, LLMVerdict
 from .scoring import grade, summarize, wilson_interval
 from .track import TrackRecord, track_record
 
 __all__ = [
-    "ANALYSIS_STATUSES",
-    "Analysis",
-    "AnalysisGrades",
-    "GuardResult",
-    "LLM",
-    "LLMStub",
-    "Call",
-    "LLMVerdict",
-    "TrackRecord",
-    "analyses",
-    "analyze",
-    "check",
-    "crosscheck",
-    "delete_analysis",
-    "facts_table",
-    "format_fact",
-    "get_analysis",
-    "grade",
-    "grade_analyses",
-    "indicator_frame",
-    "printed_facts",
-    "printed_numbers",
-    "run_analysis",
-    "narrate",
-    "summarize",
-    "track_record",
-    "wilson_interval",
+                  "ANALYSIS_STATUSES",
+                  "LLM",
+                  "Analysis",
+                  "AnalysisGrades",
+                  "Call",
+                  "GuardResult",
+                  "LLMStub",
+                  "LLMVerdict",
+                  "TrackRecord",
+                  "analyses",
+                  "analyze",
+                  "check",
+                  "crosscheck",
+                  "delete_analysis",
+                  "facts_table",
+                  "format_fact",
+                  "get_analysis",
+                  "grade",
+                  "grade_analyses",
+                  "indicator_frame",
+                  "narrate",
+                  "printed_facts",
+                  "printed_numbers",
+                  "run_analysis",
+                  "summarize",
+                  "track_record",
+                  "wilson_interval",
 ]

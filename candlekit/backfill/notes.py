@@ -11,7 +11,7 @@ import re
 
 __all__ = ["fold_notes"]
 
-_PART = re.compile(r"^(?P<symbol>\S+) (?P<interval>\d+[smhdwM]o?): (?P<text>.*)$", re.S)
+_PART = re.compile(r"^(?P<symbol>\S+) (?P<interval>\d+[smhdwM]o?): (?P<text>.*)$", re.DOTALL)
 _SYMBOL = "{symbol}"
 _INTERVAL = "{interval}"
 
