@@ -212,7 +212,7 @@ def test_tables_on_a_cluster_over_the_bucket_equal_the_local_ones(bucket_store, 
 
 
 @pytest.mark.parametrize("src,to,alignment", [("1h", "1d", None), ("1d", "1w", "hyperliquid"),
-                                              ("1s", "1m", None)])
+                                              ("1d", "1M", "calendar"), ("1s", "1m", None)])
 def test_resample_store_on_a_cluster_over_the_bucket(bucket_store, client, tmp_path_factory,
                                                      src, to, alignment):
     local = shared_store(tmp_path_factory)
