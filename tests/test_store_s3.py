@@ -317,3 +317,45 @@ def test_track_records_on_a_cluster_over_the_bucket(bucket_store, client, tmp_pa
     got = ck.track_record(bucket_store, interval="1h", client=client, progress=False)
     pd.testing.assert_frame_equal(got.calls, want.calls)
     pd.testing.assert_frame_equal(got.summary, want.summary)
+
+
+def test_a_narrow_read_fetches_only_its_row_groups(s3_store, tmp_path, monkeypatch):
+    from candlekit.store import files as files_mod
+    df = _frame("ETH", "1s", "2026-01-10", "2026-01-13", seed=6)  # 3 of a month's row groups
+    s3_store.write(df)
+    whole = []
+    real = files_mod._get_object
+
+    async def counting(fs, path, tail):
+        whole.append(tail is None)
+        return await real(fs, path, tail)
+
+    monkeypatch.setattr(files_mod, "_get_object", counting)
+    got = s3_store.read("ETH", "1s", "2026-01-11T10:00", "2026-01-11T11:00")
+    want = df.loc["2026-01-11T10:00":"2026-01-11T10:59:59"]
+    want.attrs = dict(got.attrs)
+    pd.testing.assert_frame_equal(got, want)
+    assert not any(whole)  # no GET of the whole 3-day file for one hour
+    assert len(s3_store.read("ETH", "1s")) == len(df) and any(whole)  # all of it: one GET
+
+
+def test_a_file_replaced_during_a_ranged_read_is_read_again(s3_store, monkeypatch):
+    from candlekit.store import files as files_mod
+    df = _frame("ETH", "1s", "2026-01-10", "2026-01-13", seed=6)
+    s3_store.write(df.iloc[: len(df) // 2].pipe(_same_attrs, df))
+    other = ck.Store(s3_store.url, storage_options=s3_store.storage_options)
+    real = files_mod.read_table
+    calls = {"n": 0}
+
+    def replacing(info, s, e):
+        calls["n"] += 1
+        if calls["n"] == 1:  # between the footer and the row groups, another writer
+            other.write(df.iloc[len(df) // 2:].pipe(_same_attrs, df))
+        return real(info, s, e)
+
+    monkeypatch.setattr(files_mod, "read_table", replacing)
+    got = s3_store.read("ETH", "1s", "2026-01-11T10:00", "2026-01-12T14:00")
+    want = df.loc["2026-01-11T10:00":"2026-01-12T13:59:59"]
+    want.attrs = dict(got.attrs)
+    pd.testing.assert_frame_equal(got, want)  # the new version, whole: not a torn mix
+    assert calls["n"] == 2

@@ -51,7 +51,14 @@ import pyarrow.parquet as pq
 from ..errors import CandlekitError, StoreError
 from .layout import PART_NAME
 from .lock import series_lock
-from .parquet import FileInfo, encode_table, info_from_parquet, read_info, write_atomic
+from .parquet import (
+    FileInfo,
+    encode_table,
+    info_from_parquet,
+    read_info,
+    read_table,
+    write_atomic,
+)
 
 __all__ = ["ABSENT", "Files", "LocalFiles", "MemoryFiles", "ObjectFiles", "S3Files",
            "WriteConflict", "is_url", "open_files"]
@@ -156,6 +163,20 @@ class Files:
             If there is no file at ``path``.
         """
         raise NotImplementedError
+
+    def read_rows(self, path: Any, start_ms: int | None, end_ms: int | None, *,
+                  whole: bool) -> tuple[FileInfo, pa.Table]:
+        """The file's footer and its rows with open time in ``[start_ms, end_ms)``, of one
+        version of the file. ``whole`` says the range covers most of the file (an object
+        store then fetches it in one GET rather than by ranges).
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no file at ``path``.
+        """
+        info = self.read_info(path, keep_open=True)
+        return info, read_table(info, start_ms, end_ms)
 
     def write(self, path: Any, table: pa.Table, meta: dict[str, Any], *,
               row_group_ms: int | None, expect: str | None) -> None:
@@ -316,6 +337,26 @@ class ObjectFiles(Files):
             except CandlekitError:
                 raise
             except OSError as exc:
+                if not _changed_while_reading(exc) or attempt == 4:
+                    raise _object_error(exc, self.display(path), doing="read") from exc
+        raise AssertionError("unreachable")
+
+    def read_rows(self, path: Any, start_ms: int | None, end_ms: int | None, *,
+                  whole: bool) -> tuple[FileInfo, pa.Table]:
+        if whole:
+            info = self.read_info(path, keep_open=True)
+            return info, read_table(info, start_ms, end_ms)
+        for attempt in range(5):  # ranged reads of the overlapping row groups only
+            try:
+                with self._open(path) as fh:
+                    pf = _parquet_file(fh, self.display(path))
+                    info = info_from_parquet(pf, path=self.display(path), size=int(fh.size),
+                                             keep_open=True,
+                                             token=_opened_version(fh))
+                    return info, read_table(info, start_ms, end_ms)
+            except (FileNotFoundError, CandlekitError):
+                raise
+            except OSError as exc:  # replaced between two ranged GETs: read it again
                 if not _changed_while_reading(exc) or attempt == 4:
                     raise _object_error(exc, self.display(path), doing="read") from exc
         raise AssertionError("unreachable")
@@ -534,6 +575,12 @@ class _TailFile(io.RawIOBase):
         data = self.read(len(b))
         b[:len(data)] = data
         return len(data)
+
+
+def _opened_version(fh: Any) -> str:
+    """The version an open object-store file reads (s3fs pins its ETag on every ranged
+    GET; a memory file is a snapshot)."""
+    return str(getattr(fh, "details", {}).get("ETag") or "snapshot")
 
 
 def _reopen(cls: type[ObjectFiles], fs: Any, path: str, url: str) -> Files:

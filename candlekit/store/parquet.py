@@ -263,6 +263,8 @@ def read_table(info: FileInfo, start_ms: int | None = None, end_ms: int | None =
     try:
         table = pf.read_row_groups(groups.tolist(), use_threads=True)
     except (OSError, pa.ArrowException, ValueError) as exc:
+        if info.token is not None and not isinstance(exc, (pa.ArrowException, ValueError)):
+            raise  # an object store's network error (or a file replaced mid-read), not damage
         raise _corrupt(info.path, exc) from None
     first, last = int(info.row_group_min[groups[0]]), int(info.row_group_max[groups[-1]])
     if first >= lo and last < hi:

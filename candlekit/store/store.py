@@ -431,13 +431,14 @@ class Store:
         meta: dict[str, Any] | None = None
         for ordinal in self._periods(sdir, kind, s, e):
             path = sdir / period_dirname(ordinal, kind) / PART_NAME
+            lo, hi = period_bounds_ms(ordinal, kind)
+            covered = min(hi, e if e is not None else hi) - max(lo, s if s is not None else lo)
             try:
-                info = self._files.read_info(path, keep_open=True)
+                info, part = self._files.read_rows(path, s, e, whole=2 * covered >= hi - lo)
             except FileNotFoundError:  # no candles in that period
                 continue
             _check_meta(info, {"symbol": symbol, "interval": iv.name, "source": source})
             meta = info.meta
-            part = read_table(info, s, e)
             if part.num_rows:
                 tables.append(part)
         alignment = ((meta or {}).get("alignment") or self._series_alignment(sdir, iv)
