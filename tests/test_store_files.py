@@ -187,3 +187,16 @@ def test_a_memory_store_is_refused_on_a_cluster(mem, dask_client):
             run()
     summary = ck.resample_store(mem, "1h", "4h", progress=False)  # in this process: fine
     assert summary["buckets_written"].sum() == len(mem.read("BTC", "4h")) > 0
+
+
+def test_a_listing_of_an_object_store_skips_what_is_not_a_series_file(mem):
+    mem.write(_frame())
+    fs, base = mem.filesystem, mem.url.split("://", 1)[1]
+    for stray in ("notes.txt", "_candlekit/probe/abc", "source=synthetic/README.md",
+                  "source=synthetic/symbol=BTC/interval=1h/period=2025-13-01/part-0.parquet",
+                  "source=synthetic/symbol=BTC/interval=7x/period=2025-01-01/part-0.parquet",
+                  "source=synthetic/symbol=ETH/interval=1h/period=2025-01-01/other.parquet"):
+        fs.pipe_file(f"{base}/{stray}", b"x")
+    assert mem.series() == [ck.SeriesKey("synthetic", "BTC", "1h")]
+    assert mem.symbols() == ["BTC"]
+    assert len(mem.read("BTC", "1h")) == len(_frame())

@@ -149,6 +149,11 @@ class Files:
         file, fresh, sorted."""
         raise NotImplementedError
 
+    def find_parts(self, base: Any) -> list[str]:
+        """Paths, relative to ``base``, of every store file (``.../part-0.parquet``) under
+        it, fresh (object stores only: one listing instead of a walk)."""
+        raise NotImplementedError
+
     def exists(self, path: Any) -> bool:
         """Whether a file is at ``path`` now."""
         raise NotImplementedError
@@ -298,6 +303,16 @@ class ObjectFiles(Files):
     def subdirs(self, path: Any) -> list[str]:
         return sorted({posixpath.basename(e["name"].rstrip("/")) for e in self._entries(path)
                        if e.get("type") == "directory"})
+
+    def find_parts(self, base: Any) -> list[str]:
+        p = str(base).rstrip("/")
+        self.fs.invalidate_cache(p)
+        try:
+            found = self.fs.find(p)
+        except FileNotFoundError:
+            return []
+        return sorted(posixpath.relpath(name, p) for name in found
+                      if name.endswith("/" + PART_NAME))
 
     def parts(self, sdir: Any) -> list[str]:
         p = str(sdir)

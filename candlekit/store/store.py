@@ -510,6 +510,12 @@ class Store:
         Lists directories only; a series counts once it holds at least one file.
         """
         wanted_iv = parse_interval(interval).name if interval is not None else None
+        if not self.local:  # one (paginated) listing of every key, not a walk
+            keys = {k for k in self._object_series()
+                    if (source is None or k.source == source)
+                    and (symbol is None or k.symbol == symbol)
+                    and (wanted_iv is None or k.interval == wanted_iv)}
+            return sorted(keys, key=lambda k: (k.source, k.symbol, INTERVALS.index(k.interval)))
         out = []
         files, base = self._files, self._base
         for src, src_dir in _segments(files, base, "source"):
@@ -528,6 +534,22 @@ class Store:
                     if (wanted_iv is None or iv == wanted_iv) and self._has_data(src, sym, iv):
                         out.append(SeriesKey(src, sym, iv))
         return sorted(out, key=lambda k: (k.source, k.symbol, INTERVALS.index(k.interval)))
+
+    def _object_series(self) -> Iterator[SeriesKey]:
+        """Every series with a period file, from one listing of an object store."""
+        for rel in self._files.find_parts(self._base):
+            parts = rel.split("/")
+            if len(parts) != 5 or not all(p.startswith(k + "=") for p, k in zip(
+                    parts, ("source", "symbol", "interval", "period"), strict=False)):
+                continue
+            try:
+                iv = interval_from_dirname(parts[2][len("interval="):])
+            except ValueError:
+                continue
+            if period_from_dirname(parts[3], period_kind(iv)) is None:
+                continue
+            yield SeriesKey(decode_name(parts[0][len("source="):]),
+                            decode_name(parts[1][len("symbol="):]), iv)
 
     def to_dask(self, interval: str, *, symbols: Any = None, start: TimeLike | None = None,
                 end: TimeLike | None = None, source: str | None = None) -> Any:
@@ -563,8 +585,14 @@ class Store:
         if errors not in ("warn", "raise"):
             raise ValueError(f"errors must be 'warn' or 'raise', not {errors!r}.")
         rows = []
-        for key in self.series(source=source, symbol=symbol, interval=interval):
-            infos = list(self._infos(key, errors))
+        keys = self.series(source=source, symbol=symbol, interval=interval)
+        if self.local:
+            per_key = (list(self._infos(key, errors)) for key in keys)
+        else:  # footers over the network: many requests in flight at once
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                per_key = iter(list(pool.map(lambda k: list(self._infos(k, errors)), keys)))
+        for key, infos in zip(keys, per_key, strict=True):
             if not infos:
                 continue
             rows.append({
