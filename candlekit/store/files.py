@@ -34,6 +34,7 @@ every read, so a reader sees files another process has just written.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import io
@@ -55,6 +56,7 @@ from .parquet import (
     FileInfo,
     encode_table,
     info_from_parquet,
+    mkdir_durable,
     read_info,
     read_table,
     write_atomic,
@@ -116,7 +118,7 @@ def open_files(root: str | os.PathLike[str], storage_options: dict[str, Any] | N
     return ObjectFiles(fs, path, url)
 
 
-class Files:
+class Files(abc.ABC):
     """The operations a :class:`~candlekit.Store` needs from where its files live."""
 
     #: True for a local directory (paths are :class:`pathlib.Path`).
@@ -124,40 +126,29 @@ class Files:
     url: str
     base: Any
 
-    def join(self, base: Any, *names: str) -> Any:
-        """``base / name / ...``."""
-        out = base
-        for n in names:
-            out = out / n
-        return out
-
     def display(self, path: Any) -> str:
         """How a path is shown in messages (a URL for object stores)."""
         return str(path)
 
+    @abc.abstractmethod
     def listdir(self, path: Any) -> list[str]:
         """Names of the entries directly under ``path`` (files and directories), fresh,
         sorted; empty when ``path`` does not exist."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def subdirs(self, path: Any) -> list[str]:
         """Names of the directories directly under ``path``, fresh, sorted."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def parts(self, sdir: Any) -> list[str]:
         """Names of the ``period=`` directories under a series directory that hold a
         file, fresh, sorted."""
-        raise NotImplementedError
 
-    def find_parts(self, base: Any) -> list[str]:
-        """Paths, relative to ``base``, of every store file (``.../part-0.parquet``) under
-        it, fresh (object stores only: one listing instead of a walk)."""
-        raise NotImplementedError
-
+    @abc.abstractmethod
     def exists(self, path: Any) -> bool:
         """Whether a file is at ``path`` now."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def read_info(self, path: Any, *, keep_open: bool = False) -> FileInfo:
         """The file's footer (see :func:`candlekit.store.parquet.read_info`); with
         ``keep_open`` its rows can be read and its version token is set.
@@ -167,7 +158,6 @@ class Files:
         FileNotFoundError
             If there is no file at ``path``.
         """
-        raise NotImplementedError
 
     def read_rows(self, path: Any, start_ms: int | None, end_ms: int | None, *,
                   whole: bool) -> tuple[FileInfo, pa.Table]:
@@ -183,6 +173,7 @@ class Files:
         info = self.read_info(path, keep_open=True)
         return info, read_table(info, start_ms, end_ms)
 
+    @abc.abstractmethod
     def write(self, path: Any, table: pa.Table, meta: dict[str, Any], *,
               row_group_ms: int | None, expect: str | None) -> None:
         """Write ``table`` at ``path`` atomically, if the file is still the version
@@ -194,11 +185,10 @@ class Files:
             If another writer changed the file since (never for :class:`LocalFiles`, whose
             callers hold the series lock).
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def remove(self, path: Any) -> None:
         """Remove the file at ``path`` (and, locally, its directory once empty)."""
-        raise NotImplementedError
 
     def series_lock(self, sdir: Any) -> contextlib.AbstractContextManager[None]:
         """The writer lock of a series (a no-op where writes are conditional)."""
@@ -246,8 +236,7 @@ class LocalFiles(Files):
 
     def write(self, path: Path, table: pa.Table, meta: dict[str, Any], *,
               row_group_ms: int | None, expect: str | None) -> None:
-        from .store import _mkdir_durable  # the directory entry must be durable too
-        _mkdir_durable(path.parent)
+        mkdir_durable(path.parent)  # the directory entry must be durable too
         write_atomic(path, table, meta, row_group_ms=row_group_ms)
 
     def remove(self, path: Path) -> None:
@@ -305,6 +294,8 @@ class ObjectFiles(Files):
                        if e.get("type") == "directory"})
 
     def find_parts(self, base: Any) -> list[str]:
+        """Paths, relative to ``base``, of every store file (``.../part-0.parquet``) under
+        it, fresh: one listing instead of a walk."""
         p = str(base).rstrip("/")
         self.fs.invalidate_cache(p)
         try:
@@ -341,40 +332,37 @@ class ObjectFiles(Files):
         return self.fs.open(str(path), "rb")
 
     def _token(self, fh: Any, data: bytes | None) -> str | None:
-        return None
+        return _opened_version(fh)
 
-    def read_info(self, path: Any, *, keep_open: bool = False) -> FileInfo:
+    def _retrying(self, path: Any, read: Callable[[], Any]) -> Any:
+        """``read()``, again while the file is found replaced between two ranged GETs;
+        other network errors become a :class:`~candlekit.errors.StoreError`."""
         for attempt in range(5):
             try:
-                return self._read_info(path, keep_open)
-            except FileNotFoundError:
-                raise
-            except CandlekitError:
+                return read()
+            except (FileNotFoundError, CandlekitError):
                 raise
             except OSError as exc:
                 if not _changed_while_reading(exc) or attempt == 4:
                     raise _object_error(exc, self.display(path), doing="read") from exc
         raise AssertionError("unreachable")
 
+    def read_info(self, path: Any, *, keep_open: bool = False) -> FileInfo:
+        return self._retrying(path, lambda: self._read_info(path, keep_open))
+
     def read_rows(self, path: Any, start_ms: int | None, end_ms: int | None, *,
                   whole: bool) -> tuple[FileInfo, pa.Table]:
         if whole:
-            info = self.read_info(path, keep_open=True)
-            return info, read_table(info, start_ms, end_ms)
-        for attempt in range(5):  # ranged reads of the overlapping row groups only
-            try:
-                with self._open(path) as fh:
-                    pf = _parquet_file(fh, self.display(path))
-                    info = info_from_parquet(pf, path=self.display(path), size=int(fh.size),
-                                             keep_open=True,
-                                             token=_opened_version(fh))
-                    return info, read_table(info, start_ms, end_ms)
-            except (FileNotFoundError, CandlekitError):
-                raise
-            except OSError as exc:  # replaced between two ranged GETs: read it again
-                if not _changed_while_reading(exc) or attempt == 4:
-                    raise _object_error(exc, self.display(path), doing="read") from exc
-        raise AssertionError("unreachable")
+            return super().read_rows(path, start_ms, end_ms, whole=True)
+
+        def ranged() -> tuple[FileInfo, pa.Table]:  # only the overlapping row groups
+            with self._open(path) as fh:
+                pf = _parquet_file(fh, self.display(path))
+                info = info_from_parquet(pf, path=self.display(path), size=int(fh.size),
+                                         keep_open=True, token=_opened_version(fh))
+                return info, read_table(info, start_ms, end_ms)
+
+        return self._retrying(path, ranged)
 
     def _read_info(self, path: Any, keep_open: bool) -> FileInfo:
         with self._open(path) as fh:
@@ -413,9 +401,6 @@ class S3Files(ObjectFiles):
     def __init__(self, fs: Any, path: str, url: str):
         super().__init__(fs, path, url)
         self._checked = False
-
-    def _token(self, fh: Any, data: bytes | None) -> str | None:
-        return fh.details.get("ETag")
 
     def _read_info(self, path: Any, keep_open: bool) -> FileInfo:
         # one GET, for the whole file (rows) or its tail (footer only): one version, and

@@ -42,6 +42,7 @@ __all__ = [
     "frame_to_table",
     "fsync_dir",
     "info_from_parquet",
+    "mkdir_durable",
     "read_info",
     "read_table",
     "table_to_frame",
@@ -321,6 +322,15 @@ def encode_table(table: pa.Table, meta: dict[str, Any], *, row_group_ms: int | N
     sink = pa.BufferOutputStream()
     _write_parquet(sink, table, meta, row_group_ms)
     return sink.getvalue().to_pybytes()
+
+
+def mkdir_durable(path: Path) -> None:
+    """Create the directory ``path`` (its parent exists) and make the new entry durable."""
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return
+    fsync_dir(path.parent)
 
 
 def write_atomic(path: Path, table: pa.Table, meta: dict[str, Any], *,

@@ -59,7 +59,14 @@ from .layout import (
     series_dir,
 )
 from .merge import WriteStats, merge_tables
-from .parquet import FileInfo, frame_to_table, fsync_dir, read_table, table_to_frame
+from .parquet import (
+    FileInfo,
+    frame_to_table,
+    fsync_dir,
+    mkdir_durable,
+    read_table,
+    table_to_frame,
+)
 
 __all__ = ["COVERAGE_COLUMNS", "META_DIR", "Store"]
 
@@ -240,7 +247,7 @@ class Store:
         check_case_collision(self._base, src_name, what="source")
         check_case_collision(self._base / src_name, sym_name, what="symbol")
         for d in (self._base / src_name, self._base / src_name / sym_name, sdir):
-            _mkdir_durable(d)
+            mkdir_durable(d)
 
     # --- writing -----------------------------------------------------------------------
 
@@ -586,12 +593,16 @@ class Store:
             raise ValueError(f"errors must be 'warn' or 'raise', not {errors!r}.")
         rows = []
         keys = self.series(source=source, symbol=symbol, interval=interval)
+
+        def infos_of(key: SeriesKey) -> list[FileInfo]:
+            return list(self._infos(key, errors))
+
         if self.local:
-            per_key = (list(self._infos(key, errors)) for key in keys)
+            per_key: Any = map(infos_of, keys)
         else:  # footers over the network: many requests in flight at once
             from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(max_workers=16) as pool:
-                per_key = iter(list(pool.map(lambda k: list(self._infos(k, errors)), keys)))
+                per_key = list(pool.map(infos_of, keys))
         for key, infos in zip(keys, per_key, strict=True):
             if not infos:
                 continue
@@ -674,15 +685,6 @@ def _require_attrs(df: pd.DataFrame) -> tuple[str, str, str]:
             "interval=, source=).")
     a = df.attrs
     return a["symbol"], parse_interval(a["interval"]).name, a["source"]
-
-
-def _mkdir_durable(path: Path) -> None:
-    """Create ``path`` (its parent exists) and make the new entry durable."""
-    try:
-        path.mkdir()
-    except FileExistsError:
-        return
-    fsync_dir(path.parent)
 
 
 def _check_meta(info: FileInfo, meta: dict[str, Any]) -> None:
